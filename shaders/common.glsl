@@ -1,1 +1,81 @@
-// placeholder: being written
+// gst-vlm — shared head of every compute shader.
+// SPDX-License-Identifier: LGPL-2.1-or-later
+//
+// Include it first, right after the include extension:
+//
+//   #version 450
+//   #extension GL_GOOGLE_include_directive : require
+//   #include "common.glsl"
+//
+// Binding contract (engine/vulkan/vlm-vulkan.h, vlm_vk_dispatch()):
+//  - set 0, bindings 0 … n−1 are storage buffers, in the order the op file
+//    passes its tensors. Declare them with VLM_BUFFER / VLM_BUFFER_RO /
+//    VLM_BUFFER_WO.
+//  - A binding starts at its tensor's offset rounded down to the device's
+//    minStorageBufferOffsetAlignment, so the tensor's element 0 sits at
+//    VLM_OFFSET(i) inside binding i (in elements of its dtype; bytes for
+//    U8). Add it to every index.
+//  - The push-constant block is named `pc` and opens with VLM_PUSH_OFFSETS(n)
+//    (one uint per binding); the op's own fields follow. Use scalar members
+//    only (uint, int, float): the host packs them tightly after the 4·n
+//    offset bytes, at most 128 bytes in all.
+//  - Specialization constants are uint, constant_id 0 … in the order of the
+//    op file's spec array. By convention constant_id 0 is the workgroup
+//    size x: `layout(local_size_x_id = 0) in;` (read it as gl_WorkGroupSize.x).
+//  - Two bindings may alias (e.g. y = x for in-place ops): never declare
+//    buffers `restrict`.
+//
+// Example:
+//
+//   layout(local_size_x_id = 0) in;
+//   VLM_BUFFER_RO(0, float, x_data)
+//   VLM_BUFFER_WO(1, float, y_data)
+//   layout(push_constant) uniform Push {
+//     VLM_PUSH_OFFSETS(2)
+//     uint n;
+//   } pc;
+//   …  y_data[VLM_OFFSET(1) + i] = x_data[VLM_OFFSET(0) + i];
+//
+// Modules built with -DWEIGHT_F16 get WEIGHT_T = float16_t (the 16-bit
+// storage extensions enabled); WEIGHT_T is float otherwise. Convert to float
+// before any arithmetic: math is fp32 everywhere.
+
+#ifdef WEIGHT_F16
+#extension GL_EXT_shader_16bit_storage : require
+#extension GL_EXT_shader_explicit_arithmetic_types_float16 : require
+#define WEIGHT_T float16_t
+#else
+#define WEIGHT_T float
+#endif
+
+// Storage buffer `name` of element type `type` at binding `b`.
+#define VLM_BUFFER(b, type, name) \
+  layout(std430, set = 0, binding = b) buffer VlmBuffer##b { type name[]; };
+#define VLM_BUFFER_RO(b, type, name) \
+  layout(std430, set = 0, binding = b) readonly buffer VlmBuffer##b { type name[]; };
+#define VLM_BUFFER_WO(b, type, name) \
+  layout(std430, set = 0, binding = b) writeonly buffer VlmBuffer##b { type name[]; };
+
+// Leading push-constant members: element offset of each binding's tensor.
+#define VLM_PUSH_OFFSETS(n) uint vlm_offsets[n];
+#define VLM_OFFSET(i) (pc.vlm_offsets[i])
+
+// Byte `i` of a U8 tensor bound as `uint name[]` (little-endian packing).
+#define VLM_LOAD_U8(name, i) ((name[(i) >> 2u] >> (((i) & 3u) * 8u)) & 0xffu)
+
+// Flat invocation index and invocation count of a 1-D or 2-D dispatch
+// (large element counts are split over y, since each dimension's workgroup
+// count is limited, often to 65535): loop with
+//   for (uint i = vlm_flat_id (); i < n; i += vlm_flat_count ())
+uint
+vlm_flat_id ()
+{
+  return gl_GlobalInvocationID.y * gl_NumWorkGroups.x * gl_WorkGroupSize.x
+      + gl_GlobalInvocationID.x;
+}
+
+uint
+vlm_flat_count ()
+{
+  return gl_NumWorkGroups.x * gl_NumWorkGroups.y * gl_WorkGroupSize.x * gl_WorkGroupSize.y;
+}
