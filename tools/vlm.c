@@ -1,1 +1,44 @@
-int main (void) { return 0; }
+/* vlm — the gst-vlm command-line tool.
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ *
+ * One file per command family (vlm-cmd-*.c); this file only dispatches.
+ */
+#include <locale.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "vlm-cmd.h"
+
+static const VlmCommand commands[] = {
+  { "devices", "list compute devices and their features", vlm_cmd_devices },
+  { "bench-ops", "time the engine's ops on a device", vlm_cmd_bench_ops },
+};
+
+static void
+usage (FILE *out)
+{
+  fprintf (out, "usage: vlm COMMAND [OPTIONS…]\n\ncommands:\n");
+  for (gsize i = 0; i < G_N_ELEMENTS (commands); i++)
+    fprintf (out, "  %-12s %s\n", commands[i].name, commands[i].summary);
+  fprintf (out, "\n`vlm COMMAND --help` describes a command's options.\n"
+           "Environment: VLM_DEVICE replaces device \"auto\"; VLM_THREADS sets CPU threads;\n"
+           "VLM_VULKAN_ALLOW_CPU=1 lets \"vulkan\" pick a CPU-type device (lavapipe);\n"
+           "VLM_VULKAN_NO_FP16=1 disables f16 weights on Vulkan; VLM_VULKAN_VALIDATION=1\n"
+           "enables the Khronos validation layer.\n");
+}
+
+int
+main (int argc, char **argv)
+{
+  setlocale (LC_ALL, "");
+  if (argc < 2 || strcmp (argv[1], "--help") == 0 || strcmp (argv[1], "-h") == 0) {
+    usage (argc < 2 ? stderr : stdout);
+    return argc < 2 ? 2 : 0;
+  }
+  for (gsize i = 0; i < G_N_ELEMENTS (commands); i++)
+    if (strcmp (argv[1], commands[i].name) == 0)
+      return commands[i].run (argc - 1, argv + 1);
+  fprintf (stderr, "vlm: unknown command \"%s\"\n\n", argv[1]);
+  usage (stderr);
+  return 2;
+}

@@ -1,0 +1,25 @@
+/* vlm — command table shared by the command files.
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#pragma once
+
+#include <glib.h>
+
+/**
+ * VlmCommand:
+ * @name: the word after `vlm`
+ * @summary: one line for `vlm --help`
+ * @run: entry point; receives argv starting at the command name; returns the exit status
+ *
+ * A `vlm` sub-command.
+ */
+typedef struct {
+  const gchar *name;
+  const gchar *summary;
+  int (*run) (int argc, char **argv);
+} VlmCommand;
+
+int vlm_cmd_devices   (int argc, char **argv);
+int vlm_cmd_bench_ops (int argc, char **argv);
+
+gboolean vlm_cmd_parse (GOptionContext *ctx, int *argc, char ***argv);
