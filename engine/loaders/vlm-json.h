@@ -1,0 +1,42 @@
+/* gst-vlm engine — typed reads from JSON config files with clear errors.
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#pragma once
+
+#include <json-glib/json-glib.h>
+
+#include "../vlm-device.h"
+
+G_BEGIN_DECLS
+
+/**
+ * VlmJsonFile:
+ * @path: the file, for messages
+ * @parser: the parser holding the document
+ * @root: the top-level object
+ *
+ * A parsed JSON file whose top level is an object.
+ */
+typedef struct {
+  gchar *path;
+  JsonParser *parser;
+  JsonObject *root;
+} VlmJsonFile;
+
+gboolean     vlm_json_file_load  (VlmJsonFile *file, const gchar *path, GError **error);
+void         vlm_json_file_clear (VlmJsonFile *file);
+
+JsonObject  *vlm_json_object     (const VlmJsonFile *file, JsonObject *obj, const gchar *key,
+                                  GError **error);
+gboolean     vlm_json_int        (const VlmJsonFile *file, JsonObject *obj, const gchar *key,
+                                  gint64 min, gint64 max, gint64 fallback, gint64 *out,
+                                  GError **error);
+gboolean     vlm_json_double     (const VlmJsonFile *file, JsonObject *obj, const gchar *key,
+                                  gdouble fallback, gdouble *out, GError **error);
+gboolean     vlm_json_string     (const VlmJsonFile *file, JsonObject *obj, const gchar *key,
+                                  const gchar *fallback, const gchar **out, GError **error);
+gboolean     vlm_json_doubles    (const VlmJsonFile *file, JsonObject *obj, const gchar *key,
+                                  guint n, const gdouble *fallback, gdouble *out,
+                                  GError **error);
+
+G_END_DECLS
