@@ -1,1 +1,359 @@
-/* placeholder: being written */
+/* gst-vlm engine — CPU backend: device, storage and the backend table.
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ *
+ * Storage is plain host memory (64-byte aligned), or the caller's memory
+ * kept without a copy. Every op takes the device's op lock, so ops from
+ * several threads on one device run one after the other, each spread over
+ * the device's thread pool.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "vlm-cpu.h"
+
+/**
+ * vlm_cpu_try_alloc:
+ * @nbytes: size in bytes (0 is treated as 1)
+ * @what: what the memory is for, named in the error
+ * @error: return location for a #GError
+ *
+ * Allocates 64-byte aligned memory, to be released with free().
+ *
+ * Returns: (nullable): the memory, or %NULL with @error set.
+ */
+gpointer
+vlm_cpu_try_alloc (gsize nbytes, const gchar *what, GError **error)
+{
+  gpointer p = NULL;
+  /* Round up so vector loops may touch a whole last cache line. */
+  gsize size = (MAX (nbytes, 1) + 63) & ~(gsize) 63;
+  if (size < nbytes || posix_memalign (&p, 64, size) != 0) {
+    g_set_error (error, VLM_ERROR, VLM_ERROR_OUT_OF_MEMORY,
+                 "cpu: cannot allocate %" G_GSIZE_FORMAT " bytes for %s", nbytes, what);
+    return NULL;
+  }
+  return p;
+}
+
+/**
+ * vlm_cpu_scratch:
+ * @device: a CPU device (op lock held)
+ * @nbytes: bytes each thread needs
+ * @error: return location for a #GError
+ *
+ * Per-thread scratch memory that survives between ops, so hot ops do not
+ * allocate. The buffers are 64-byte aligned and uninitialised.
+ *
+ * Returns: (nullable): an array with one buffer per pool thread, or %NULL
+ *   with @error set.
+ */
+gpointer *
+vlm_cpu_scratch (VlmDevice *device, gsize nbytes, GError **error)
+{
+  VlmCpuDevice *cpu = vlm_cpu_device (device);
+  if (cpu->scratch_bytes >= nbytes)
+    return cpu->scratch;
+  guint n = vlm_cpu_pool_n_threads (cpu->pool);
+  for (guint i = 0; i < n; i++) {
+    free (cpu->scratch[i]);
+    cpu->scratch[i] = NULL;
+  }
+  cpu->scratch_bytes = 0;
+  for (guint i = 0; i < n; i++) {
+    cpu->scratch[i] = vlm_cpu_try_alloc (nbytes, "per-thread scratch memory", error);
+    if (!cpu->scratch[i])
+      return NULL;
+  }
+  cpu->scratch_bytes = nbytes;
+  return cpu->scratch;
+}
+
+static VlmCpuIsa const *
+choose_isa (void)
+{
+  const gchar *force = g_getenv ("VLM_CPU_ISA");
+  const VlmCpuIsa *best = vlm_cpu_isa_generic ();
+#ifdef VLM_CPU_HAVE_X86
+  __builtin_cpu_init ();
+  gboolean avx2 = __builtin_cpu_supports ("avx2") && __builtin_cpu_supports ("fma") &&
+      __builtin_cpu_supports ("f16c");
+  gboolean avx512 = __builtin_cpu_supports ("avx512f") && avx2;
+  if (avx512)
+    best = vlm_cpu_isa_avx512 ();
+  else if (avx2)
+    best = vlm_cpu_isa_avx2 ();
+  if (force && g_ascii_strcasecmp (force, "avx2") == 0 && avx2)
+    return vlm_cpu_isa_avx2 ();
+#endif
+  if (force && g_ascii_strcasecmp (force, "generic") == 0)
+    return vlm_cpu_isa_generic ();
+  return best;
+}
+
+static guint
+choose_threads (void)
+{
+  guint cores = MAX (g_get_num_processors (), 1);
+  const gchar *env = g_getenv ("VLM_THREADS");
+  if (env && *env) {
+    gchar *end = NULL;
+    guint64 n = g_ascii_strtoull (env, &end, 10);
+    if (end && *end == '\0' && n >= 1 && n <= 1024)
+      return (guint) n;
+    g_warning ("gst-vlm: VLM_THREADS=\"%s\" is not a number of threads (1 to 1024); "
+               "using %u, one per core", env, cores);
+  }
+  return cores;
+}
+
+static void
+cpu_destroy (VlmDevice *device)
+{
+  VlmCpuDevice *cpu = vlm_cpu_device (device);
+  for (guint i = 0; i < vlm_cpu_pool_n_threads (cpu->pool); i++)
+    free (cpu->scratch[i]);
+  g_free (cpu->scratch);
+  vlm_cpu_pool_free (cpu->pool);
+  g_mutex_clear (&cpu->op_lock);
+  g_free (cpu);
+}
+
+static VlmStorage *
+storage_wrap (gpointer host, gpointer alloc, GDestroyNotify notify, gpointer notify_data)
+{
+  VlmCpuStorage *cs = g_new0 (VlmCpuStorage, 1);
+  cs->alloc = alloc;
+  cs->notify = notify;
+  cs->notify_data = notify_data;
+  VlmStorage *s = g_new0 (VlmStorage, 1);
+  s->host = host;
+  s->backend = cs;
+  return s;
+}
+
+static VlmStorage *
+cpu_storage_new (VlmDevice *device, gsize nbytes, GError **error)
+{
+  gpointer mem = vlm_cpu_try_alloc (nbytes, "a tensor", error);
+  if (!mem)
+    return NULL;
+  return storage_wrap (mem, mem, NULL, NULL);
+}
+
+static VlmStorage *
+cpu_storage_new_from_data (VlmDevice *device, gconstpointer data, gsize nbytes,
+                           GDestroyNotify notify, gpointer notify_data, GError **error)
+{
+  return storage_wrap ((gpointer) data, NULL, notify, notify_data);
+}
+
+static void
+cpu_storage_free (VlmDevice *device, VlmStorage *storage)
+{
+  VlmCpuStorage *cs = storage->backend;
+  vlm_cpu_storage_drop_packed (storage);
+  if (cs->packed)
+    g_hash_table_unref (cs->packed);
+  free (cs->alloc);
+  if (cs->notify)
+    cs->notify (cs->notify_data);
+  g_free (cs);
+  g_free (storage);
+}
+
+/**
+ * vlm_cpu_storage_written:
+ * @storage: a storage an op is about to write
+ *
+ * Marks @storage as holding activations: its packed weight copies are
+ * dropped and none is made again.
+ */
+void
+vlm_cpu_storage_written (VlmStorage *storage)
+{
+  VlmCpuStorage *cs = storage->backend;
+  if (!cs->written) {
+    cs->written = TRUE;
+    vlm_cpu_storage_drop_packed (storage);
+  }
+}
+
+static gboolean
+cpu_upload (VlmDevice *device, VlmStorage *storage, gsize offset, gconstpointer data,
+            gsize nbytes, GError **error)
+{
+  VlmCpuDevice *cpu = vlm_cpu_device (device);
+  g_mutex_lock (&cpu->op_lock);
+  vlm_cpu_storage_drop_packed (storage);
+  memcpy ((guint8 *) storage->host + offset, data, nbytes);
+  g_mutex_unlock (&cpu->op_lock);
+  return TRUE;
+}
+
+static gboolean
+cpu_download (VlmDevice *device, VlmStorage *storage, gsize offset, gpointer data,
+              gsize nbytes, GError **error)
+{
+  VlmCpuDevice *cpu = vlm_cpu_device (device);
+  g_mutex_lock (&cpu->op_lock);
+  memcpy (data, (const guint8 *) storage->host + offset, nbytes);
+  g_mutex_unlock (&cpu->op_lock);
+  return TRUE;
+}
+
+static gboolean
+cpu_sync (VlmDevice *device, GError **error)
+{
+  return TRUE;
+}
+
+/* Every op: take the op lock, mark the outputs written, run. */
+#define LOCKED(device, call)                                        \
+  G_STMT_START {                                                    \
+    VlmCpuDevice *cpu_ = vlm_cpu_device (device);                   \
+    g_mutex_lock (&cpu_->op_lock);                                  \
+    gboolean ok_ = (call);                                          \
+    g_mutex_unlock (&cpu_->op_lock);                                \
+    return ok_;                                                     \
+  } G_STMT_END
+
+static gboolean
+op_matmul (VlmDevice *device, VlmTensor *y, const VlmTensor *x, const VlmTensor *w,
+           const VlmTensor *bias, const VlmTensor *residual, VlmActivation act,
+           GError **error)
+{
+  LOCKED (device, (vlm_cpu_storage_written (y->storage),
+                   vlm_cpu_matmul (device, y, x, w, bias, residual, act, error)));
+}
+
+static gboolean
+op_layernorm (VlmDevice *device, VlmTensor *y, const VlmTensor *x, const VlmTensor *gamma,
+              const VlmTensor *beta, gfloat eps, GError **error)
+{
+  LOCKED (device, (vlm_cpu_storage_written (y->storage),
+                   vlm_cpu_layernorm (device, y, x, gamma, beta, eps, error)));
+}
+
+static gboolean
+op_softmax (VlmDevice *device, VlmTensor *y, const VlmTensor *x, gfloat scale,
+            const VlmTensor *mask, gboolean causal, GError **error)
+{
+  LOCKED (device, (vlm_cpu_storage_written (y->storage),
+                   vlm_cpu_softmax (device, y, x, scale, mask, causal, error)));
+}
+
+static gboolean
+op_unary (VlmDevice *device, VlmTensor *y, const VlmTensor *x, VlmActivation act,
+          GError **error)
+{
+  LOCKED (device, (vlm_cpu_storage_written (y->storage),
+                   vlm_cpu_unary (device, y, x, act, error)));
+}
+
+static gboolean
+op_binary (VlmDevice *device, VlmTensor *y, const VlmTensor *a, const VlmTensor *b,
+           VlmBinaryOp op, GError **error)
+{
+  LOCKED (device, (vlm_cpu_storage_written (y->storage),
+                   vlm_cpu_binary (device, y, a, b, op, error)));
+}
+
+static gboolean
+op_attention (VlmDevice *device, VlmTensor *out, const VlmTensor *q, const VlmTensor *k,
+              const VlmTensor *v, const VlmAttentionParams *params, GError **error)
+{
+  LOCKED (device, (vlm_cpu_storage_written (out->storage),
+                   vlm_cpu_attention (device, out, q, k, v, params, error)));
+}
+
+static gboolean
+op_patchify (VlmDevice *device, VlmTensor *patches, const VlmTensor *image, gint patch,
+             GError **error)
+{
+  LOCKED (device, (vlm_cpu_storage_written (patches->storage),
+                   vlm_cpu_patchify (device, patches, image, patch, error)));
+}
+
+static gboolean
+op_gather_rows (VlmDevice *device, VlmTensor *y, const VlmTensor *table, const VlmTensor *ids,
+                GError **error)
+{
+  LOCKED (device, (vlm_cpu_storage_written (y->storage),
+                   vlm_cpu_gather_rows (device, y, table, ids, error)));
+}
+
+static gboolean
+op_topk (VlmDevice *device, VlmTensor *values, VlmTensor *indices, const VlmTensor *x, gint k,
+         GError **error)
+{
+  LOCKED (device, (vlm_cpu_storage_written (values->storage),
+                   vlm_cpu_storage_written (indices->storage),
+                   vlm_cpu_topk (device, values, indices, x, k, error)));
+}
+
+static gboolean
+op_preprocess (VlmDevice *device, VlmTensor *out, const VlmTensor *src,
+               const VlmImageParams *params, GError **error)
+{
+  LOCKED (device, (vlm_cpu_storage_written (out->storage),
+                   vlm_cpu_preprocess (device, out, src, params, error)));
+}
+
+static const VlmBackend cpu_backend = {
+  .name = "cpu",
+  .destroy = cpu_destroy,
+  .storage_new = cpu_storage_new,
+  .storage_new_from_data = cpu_storage_new_from_data,
+  .storage_free = cpu_storage_free,
+  .upload = cpu_upload,
+  .download = cpu_download,
+  .sync = cpu_sync,
+  .matmul = op_matmul,
+  .layernorm = op_layernorm,
+  .softmax = op_softmax,
+  .unary = op_unary,
+  .binary = op_binary,
+  .attention = op_attention,
+  .patchify = op_patchify,
+  .gather_rows = op_gather_rows,
+  .topk = op_topk,
+  .preprocess = op_preprocess,
+};
+
+/**
+ * vlm_cpu_device_new:
+ * @error: return location for a #GError
+ *
+ * Opens the CPU backend: a pool of one thread per core (VLM_THREADS
+ * overrides), the widest instruction set the processor has (VLM_CPU_ISA=avx2
+ * or generic narrows it, for testing), f16 weights converted on the fly.
+ *
+ * Returns: (transfer full) (nullable): the device, or %NULL with @error set
+ *   when the threads could not be started.
+ */
+VlmDevice *
+vlm_cpu_device_new (GError **error)
+{
+  guint n_threads = choose_threads ();
+  VlmCpuPool *pool = vlm_cpu_pool_new (n_threads, error);
+  if (!pool)
+    return NULL;
+  VlmCpuDevice *cpu = g_new0 (VlmCpuDevice, 1);
+  g_mutex_init (&cpu->op_lock);
+  cpu->pool = pool;
+  cpu->isa = choose_isa ();
+  cpu->scratch = g_new0 (gpointer, n_threads);
+
+  VlmDevice *dev = g_new0 (VlmDevice, 1);
+  dev->ref_count = 1;
+  dev->backend = &cpu_backend;
+  dev->kind = VLM_BACKEND_CPU;
+  dev->name = g_strdup_printf ("cpu (%u thread%s, %s)", n_threads, n_threads == 1 ? "" : "s",
+                               cpu->isa->name);
+  dev->reason = g_strdup ("cpu");
+  dev->fp16 = TRUE;
+  dev->n_threads = n_threads;
+  dev->priv = cpu;
+  return dev;
+}

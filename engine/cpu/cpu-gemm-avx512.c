@@ -1,0 +1,191 @@
+/* gst-vlm engine — CPU backend: AVX-512 micro-kernels and vector activations.
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ *
+ * Built with -mavx512f -mfma -mf16c; only called when the processor has
+ * them (vlm-cpu-backend.c checks at run time).
+ *
+ * GEMM tile: up to 12 rows × 32 columns (two zmm per row, 24 accumulators),
+ * the whole K in registers; per k two loads of the packed panel and one
+ * broadcast per row.
+ */
+#include <immintrin.h>
+
+#include "vlm-cpu.h"
+
+#define MR 12
+#define NR 32
+
+/* e^x: x = n·ln2 + r with |r| ≤ ln2/2, a degree-6 polynomial for e^r, then
+ * scalef by 2^n (which also gives 0 and inf past the float range). Relative
+ * error about 2 ulp. NaN stays NaN. */
+static inline __m512
+exp512 (__m512 x)
+{
+  x = _mm512_max_ps (_mm512_set1_ps (-104.0f), _mm512_min_ps (_mm512_set1_ps (104.0f), x));
+  __m512 n = _mm512_roundscale_ps (_mm512_mul_ps (x, _mm512_set1_ps (1.44269504089f)),
+                                   _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+  __m512 r = _mm512_fnmadd_ps (n, _mm512_set1_ps (0.693359375f), x);
+  r = _mm512_fnmadd_ps (n, _mm512_set1_ps (-2.12194440e-4f), r);
+  __m512 p = _mm512_set1_ps (1.9875691500e-4f);
+  p = _mm512_fmadd_ps (p, r, _mm512_set1_ps (1.3981999507e-3f));
+  p = _mm512_fmadd_ps (p, r, _mm512_set1_ps (8.3334519073e-3f));
+  p = _mm512_fmadd_ps (p, r, _mm512_set1_ps (4.1665795894e-2f));
+  p = _mm512_fmadd_ps (p, r, _mm512_set1_ps (1.6666665459e-1f));
+  p = _mm512_fmadd_ps (p, r, _mm512_set1_ps (5.0000001201e-1f));
+  p = _mm512_fmadd_ps (p, _mm512_mul_ps (r, r), _mm512_add_ps (r, _mm512_set1_ps (1.0f)));
+  return _mm512_scalef_ps (p, n);
+}
+
+/* x / (1 + e^(−z·x)): x·sigmoid(z·x). */
+static inline __m512
+x_sigmoid512 (__m512 x, __m512 zx)
+{
+  __m512 e = exp512 (_mm512_sub_ps (_mm512_setzero_ps (), zx));
+  return _mm512_div_ps (x, _mm512_add_ps (_mm512_set1_ps (1.0f), e));
+}
+
+/* erf(x) by Abramowitz & Stegun 7.1.26 (absolute error ≤ 1.5e-7). */
+static inline __m512
+erf512 (__m512 x)
+{
+  __m512 sign = _mm512_castsi512_ps (_mm512_and_si512 (_mm512_castps_si512 (x),
+                                                       _mm512_set1_epi32 ((int) 0x80000000u)));
+  __m512 ax = _mm512_castsi512_ps (_mm512_andnot_si512 (_mm512_castps_si512 (sign),
+                                                        _mm512_castps_si512 (x)));
+  __m512 t = _mm512_div_ps (_mm512_set1_ps (1.0f),
+                            _mm512_fmadd_ps (ax, _mm512_set1_ps (0.3275911f),
+                                             _mm512_set1_ps (1.0f)));
+  __m512 p = _mm512_set1_ps (1.061405429f);
+  p = _mm512_fmadd_ps (p, t, _mm512_set1_ps (-1.453152027f));
+  p = _mm512_fmadd_ps (p, t, _mm512_set1_ps (1.421413741f));
+  p = _mm512_fmadd_ps (p, t, _mm512_set1_ps (-0.284496736f));
+  p = _mm512_fmadd_ps (p, t, _mm512_set1_ps (0.254829592f));
+  p = _mm512_mul_ps (p, t);
+  __m512 e = exp512 (_mm512_sub_ps (_mm512_setzero_ps (), _mm512_mul_ps (ax, ax)));
+  __m512 y = _mm512_fnmadd_ps (p, e, _mm512_set1_ps (1.0f));
+  return _mm512_castsi512_ps (_mm512_or_si512 (_mm512_castps_si512 (y),
+                                               _mm512_castps_si512 (sign)));
+}
+
+static inline __m512
+act512 (__m512 x, VlmActivation act)
+{
+  switch (act) {
+    case VLM_ACT_GELU_ERF: {
+      __m512 e = erf512 (_mm512_mul_ps (x, _mm512_set1_ps (0.70710678118f)));
+      return _mm512_mul_ps (_mm512_mul_ps (x, _mm512_set1_ps (0.5f)),
+                            _mm512_add_ps (e, _mm512_set1_ps (1.0f)));
+    }
+    case VLM_ACT_GELU_TANH: {
+      /* 0.5·x·(1 + tanh(u)) = x·sigmoid(2u) */
+      __m512 x3 = _mm512_mul_ps (_mm512_mul_ps (x, x), x);
+      __m512 u = _mm512_fmadd_ps (x3, _mm512_set1_ps (0.044715f), x);
+      return x_sigmoid512 (x, _mm512_mul_ps (u, _mm512_set1_ps (2.0f * 0.7978845608f)));
+    }
+    case VLM_ACT_QUICK_GELU:
+      return x_sigmoid512 (x, _mm512_mul_ps (x, _mm512_set1_ps (1.702f)));
+    case VLM_ACT_NONE:
+      break;
+  }
+  return x;
+}
+
+static void
+activation_avx512 (gfloat *y, const gfloat *x, gsize n, VlmActivation act)
+{
+  gsize i = 0;
+  for (; i + 16 <= n; i += 16)
+    _mm512_storeu_ps (y + i, act512 (_mm512_loadu_ps (x + i), act));
+  if (i < n) {
+    __mmask16 m = (__mmask16) ((1u << (n - i)) - 1);
+    _mm512_mask_storeu_ps (y + i, m, act512 (_mm512_maskz_loadu_ps (m, x + i), act));
+  }
+}
+
+/* Bias, activation, residual and store of one 16-column half-row. */
+static inline void
+store16 (__m512 v, gfloat *c, const gfloat *bias, const gfloat *res, __mmask16 m,
+         VlmActivation act)
+{
+  if (bias)
+    v = _mm512_add_ps (v, _mm512_maskz_loadu_ps (m, bias));
+  v = act512 (v, act);
+  if (res)
+    v = _mm512_add_ps (v, _mm512_maskz_loadu_ps (m, res));
+  _mm512_mask_storeu_ps (c, m, v);
+}
+
+static inline __attribute__ ((always_inline)) void
+tile (const gint mr, gint64 K, const gfloat *a, gsize lda, const gfloat *b, gfloat *c,
+      gsize ldc, gint n_valid, const VlmCpuEpilogue *ep)
+{
+  __m512 acc[MR][2];
+  for (gint m = 0; m < mr; m++)
+    acc[m][0] = acc[m][1] = _mm512_setzero_ps ();
+  for (gint64 k = 0; k < K; k++) {
+    __m512 b0 = _mm512_load_ps (b + k * NR);
+    __m512 b1 = _mm512_load_ps (b + k * NR + 16);
+    for (gint m = 0; m < mr; m++) {
+      __m512 av = _mm512_set1_ps (a[m * lda + k]);
+      acc[m][0] = _mm512_fmadd_ps (av, b0, acc[m][0]);
+      acc[m][1] = _mm512_fmadd_ps (av, b1, acc[m][1]);
+    }
+  }
+  __mmask16 m0 = n_valid >= 16 ? 0xffff : (__mmask16) ((1u << n_valid) - 1);
+  __mmask16 m1 = n_valid >= 32 ? 0xffff : n_valid <= 16 ? 0 :
+      (__mmask16) ((1u << (n_valid - 16)) - 1);
+  for (gint m = 0; m < mr; m++) {
+    gfloat *cm = c + m * ldc;
+    const gfloat *res = ep->residual ? ep->residual + m * ep->ld_residual : NULL;
+    store16 (acc[m][0], cm, ep->bias, res, m0, ep->act);
+    if (m1)
+      store16 (acc[m][1], cm + 16, ep->bias ? ep->bias + 16 : NULL, res ? res + 16 : NULL,
+               m1, ep->act);
+  }
+}
+
+static void
+gemm_avx512 (gint mr, gint64 K, const gfloat *a, gsize lda, const gfloat *b, gfloat *c,
+             gsize ldc, gint n_valid, const VlmCpuEpilogue *ep)
+{
+  switch (mr) {
+#define TILE(r) case r: tile (r, K, a, lda, b, c, ldc, n_valid, ep); break;
+    TILE (1) TILE (2) TILE (3) TILE (4) TILE (5) TILE (6)
+    TILE (7) TILE (8) TILE (9) TILE (10) TILE (11) TILE (12)
+#undef TILE
+    default:
+      g_assert_not_reached ();
+  }
+}
+
+static void
+half_to_float_avx512 (gfloat *dst, const guint16 *src, gsize n)
+{
+  gsize i = 0;
+  for (; i + 16 <= n; i += 16)
+    _mm512_storeu_ps (dst + i, _mm512_cvtph_ps (_mm256_loadu_si256 ((const __m256i *) (src + i))));
+  if (i < n)
+    vlm_f16_to_f32 (dst + i, src + i, n - i);
+}
+
+static const VlmCpuIsa isa_avx512 = {
+  .level = VLM_CPU_ISA_AVX512,
+  .name = "avx512f",
+  .mr = MR,
+  .nr = NR,
+  .gemm = gemm_avx512,
+  .activation = activation_avx512,
+  .half_to_float = half_to_float_avx512,
+};
+
+/**
+ * vlm_cpu_isa_avx512:
+ *
+ * Returns: the AVX-512F kernels; call only when the processor has
+ *   AVX-512F, AVX2, FMA and F16C.
+ */
+const VlmCpuIsa *
+vlm_cpu_isa_avx512 (void)
+{
+  return &isa_avx512;
+}

@@ -1,0 +1,335 @@
+/* gst-vlm engine — CPU backend: matmul driver and the portable micro-kernel.
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ *
+ * y[M, N] = act(x[M, K] · w[N, K]ᵀ + bias) + residual.
+ *
+ * The weight is repacked into panels of NR output columns, each stored k-major
+ * ([K][NR]) so a micro-kernel reads NR consecutive floats per k and
+ * broadcasts one x value per row. f16 weights stay f16 in their packed form
+ * and a panel is widened to f32 into per-thread scratch just before use.
+ * Packed weights are cached on their storage (keyed by offset, dtype and
+ * shape) and reused by every later matmul; storages written by ops (i.e.
+ * activations) are packed per call instead, and an upload drops the cache.
+ *
+ * Work is split into tasks of one panel × a chunk of rows; a chunk of x is
+ * kept small enough to stay in L2 while the panels stream past it. Inside a
+ * task the rows are cut into tiles of at most MR rows of nearly equal height
+ * (50 rows with MR 12 → 10, 10, 10, 10, 10) and every tile runs the whole K
+ * in registers, then applies bias, activation and residual on the way out.
+ */
+#include <string.h>
+
+#include "vlm-cpu.h"
+
+/* A chunk of x (rows × K floats) should stay below this many bytes. */
+#define X_CHUNK_BYTES (768 * 1024)
+
+typedef struct {
+  gsize offset;
+  gint64 n, k;
+  VlmDType dtype;
+} PackKey;
+
+typedef struct {
+  gint64 n, k;
+  gint nr;
+  VlmDType dtype;          /* F32: floats; F16: halves */
+  gpointer data;           /* [ceil(N / nr)][K][nr], zero-padded columns */
+} Packed;
+
+static guint
+pack_key_hash (gconstpointer p)
+{
+  const PackKey *key = p;
+  return (guint) (key->offset * 2654435761u) ^ (guint) (key->n * 40503u) ^ (guint) key->k;
+}
+
+static gboolean
+pack_key_equal (gconstpointer a, gconstpointer b)
+{
+  const PackKey *x = a, *y = b;
+  return x->offset == y->offset && x->n == y->n && x->k == y->k && x->dtype == y->dtype;
+}
+
+static void
+packed_free (gpointer p)
+{
+  Packed *packed = p;
+  if (packed) {
+    free (packed->data);
+    g_free (packed);
+  }
+}
+
+/**
+ * vlm_cpu_storage_drop_packed:
+ * @storage: a CPU storage
+ *
+ * Frees every packed copy of weights held in @storage.
+ */
+void
+vlm_cpu_storage_drop_packed (VlmStorage *storage)
+{
+  VlmCpuStorage *cs = storage->backend;
+  if (cs->packed)
+    g_hash_table_remove_all (cs->packed);
+}
+
+typedef struct {
+  const VlmTensor *w;
+  Packed *packed;
+} PackJob;
+
+static void
+pack_panels (gpointer data, gint64 begin, gint64 end, guint thread)
+{
+  PackJob *job = data;
+  Packed *p = job->packed;
+  gint64 N = p->n, K = p->k;
+  gint nr = p->nr;
+  gsize esize = vlm_dtype_size (p->dtype);
+  const guint8 *src = vlm_tensor_host_data (job->w);
+  for (gint64 panel = begin; panel < end; panel++) {
+    guint8 *dst = (guint8 *) p->data + (gsize) panel * K * nr * esize;
+    gint64 n0 = panel * nr;
+    gint cols = (gint) MIN (nr, N - n0);
+    if (cols < nr)
+      memset (dst, 0, (gsize) K * nr * esize);
+    /* Read rows of w sequentially, scatter into the k-major panel. */
+    for (gint j = 0; j < cols; j++) {
+      const guint8 *row = src + (gsize) (n0 + j) * K * esize;
+      if (esize == 4) {
+        const gfloat *r = (const gfloat *) row;
+        gfloat *d = (gfloat *) dst + j;
+        for (gint64 k = 0; k < K; k++)
+          d[k * nr] = r[k];
+      } else {
+        const guint16 *r = (const guint16 *) row;
+        guint16 *d = (guint16 *) dst + j;
+        for (gint64 k = 0; k < K; k++)
+          d[k * nr] = r[k];
+      }
+    }
+  }
+}
+
+static Packed *
+pack_weight (VlmDevice *device, const VlmTensor *w, GError **error)
+{
+  VlmCpuDevice *cpu = vlm_cpu_device (device);
+  gint nr = cpu->isa->nr;
+  Packed *p = g_new0 (Packed, 1);
+  p->n = w->shape[0];
+  p->k = w->shape[1];
+  p->nr = nr;
+  p->dtype = w->dtype;
+  gint64 n_panels = (p->n + nr - 1) / nr;
+  p->data = vlm_cpu_try_alloc ((gsize) n_panels * p->k * nr * vlm_dtype_size (w->dtype),
+                               "a packed matmul weight", error);
+  if (!p->data) {
+    g_free (p);
+    return NULL;
+  }
+  PackJob job = { w, p };
+  vlm_cpu_pool_range (cpu->pool, n_panels, 1, pack_panels, &job);
+  return p;
+}
+
+/* The packed form of @w, from the storage's cache when it is a weight;
+ * *@owned tells the caller to free a per-call packing. */
+static Packed *
+get_packed (VlmDevice *device, const VlmTensor *w, gboolean *owned, GError **error)
+{
+  VlmCpuStorage *cs = w->storage->backend;
+  *owned = FALSE;
+  if (cs->written) {
+    *owned = TRUE;
+    return pack_weight (device, w, error);
+  }
+  PackKey key = { w->offset, w->shape[0], w->shape[1], w->dtype };
+  if (!cs->packed)
+    cs->packed = g_hash_table_new_full (pack_key_hash, pack_key_equal, g_free, packed_free);
+  Packed *p = g_hash_table_lookup (cs->packed, &key);
+  if (p)
+    return p;
+  p = pack_weight (device, w, error);
+  if (p)
+    g_hash_table_insert (cs->packed, g_memdup2 (&key, sizeof key), p);
+  return p;
+}
+
+typedef struct {
+  const VlmCpuIsa *isa;
+  gint64 M, N, K;
+  const gfloat *x;
+  const Packed *w;
+  const gfloat *bias;
+  const gfloat *residual;
+  gfloat *y;
+  VlmActivation act;
+  gint64 n_panels;
+  gint n_chunks;           /* row chunks */
+  gpointer *scratch;       /* per thread: one panel widened to f32 (f16 weights) */
+} GemmJob;
+
+static void
+gemm_task (gpointer data, gint task, guint thread)
+{
+  GemmJob *job = data;
+  const VlmCpuIsa *isa = job->isa;
+  gint nr = isa->nr;
+  gint64 K = job->K, N = job->N;
+  gint64 panel = task % job->n_panels;
+  gint64 chunk = task / job->n_panels;
+  gint64 m0 = job->M * chunk / job->n_chunks;
+  gint64 m1 = job->M * (chunk + 1) / job->n_chunks;
+  gint64 n0 = panel * nr;
+  gint n_valid = (gint) MIN (nr, N - n0);
+
+  const gfloat *b;
+  if (job->w->dtype == VLM_DTYPE_F16) {
+    gfloat *wide = job->scratch[thread];
+    isa->half_to_float (wide, (const guint16 *) job->w->data + (gsize) panel * K * nr,
+                        (gsize) K * nr);
+    b = wide;
+  } else {
+    b = (const gfloat *) job->w->data + (gsize) panel * K * nr;
+  }
+
+  gint64 rows = m1 - m0;
+  gint64 n_tiles = (rows + isa->mr - 1) / isa->mr;
+  for (gint64 t = 0; t < n_tiles; t++) {
+    gint64 r0 = m0 + rows * t / n_tiles;
+    gint64 r1 = m0 + rows * (t + 1) / n_tiles;
+    VlmCpuEpilogue ep = {
+      .bias = job->bias ? job->bias + n0 : NULL,
+      .residual = job->residual ? job->residual + r0 * N + n0 : NULL,
+      .ld_residual = (gsize) N,
+      .act = job->act,
+    };
+    isa->gemm ((gint) (r1 - r0), K, job->x + r0 * K, (gsize) K, b, job->y + r0 * N + n0,
+               (gsize) N, n_valid, &ep);
+  }
+}
+
+/**
+ * vlm_cpu_matmul:
+ * @device: the CPU device (op lock held)
+ * @y: output [..., N]
+ * @x: input [..., K]
+ * @w: weight [N, K], f32 or f16
+ * @bias: (nullable): [N]
+ * @residual: (nullable): shape of @y, may be @y
+ * @act: activation before the residual
+ * @error: return location for a #GError
+ *
+ * The matmul op on packed weights (see the top of cpu-gemm.c).
+ *
+ * Returns: %TRUE on success; %FALSE when memory for packing ran out.
+ */
+gboolean
+vlm_cpu_matmul (VlmDevice *device, VlmTensor *y, const VlmTensor *x, const VlmTensor *w,
+                const VlmTensor *bias, const VlmTensor *residual, VlmActivation act,
+                GError **error)
+{
+  VlmCpuDevice *cpu = vlm_cpu_device (device);
+  const VlmCpuIsa *isa = cpu->isa;
+  gint64 M = vlm_tensor_rows (x), K = w->shape[1], N = w->shape[0];
+  gboolean owned;
+  Packed *packed = get_packed (device, w, &owned, error);
+  if (!packed)
+    return FALSE;
+
+  GemmJob job = {
+    .isa = isa,
+    .M = M, .N = N, .K = K,
+    .x = vlm_tensor_host_data (x),
+    .w = packed,
+    .bias = bias ? vlm_tensor_host_data (bias) : NULL,
+    .residual = residual ? vlm_tensor_host_data (residual) : NULL,
+    .y = vlm_tensor_host_data (y),
+    .act = act,
+    .n_panels = (N + isa->nr - 1) / isa->nr,
+  };
+  /* Row chunks: keep a chunk of x in L2, and make enough tasks to feed
+   * every thread when there are few panels. */
+  guint n_threads = vlm_cpu_pool_n_threads (cpu->pool);
+  gint64 chunk_rows = MAX (isa->mr, X_CHUNK_BYTES / (K * (gint64) sizeof (gfloat)));
+  gint64 n_chunks = (M + chunk_rows - 1) / chunk_rows;
+  gint64 max_chunks = (M + isa->mr - 1) / isa->mr;
+  while (n_chunks * job.n_panels < 2 * (gint64) n_threads && n_chunks < max_chunks)
+    n_chunks++;
+  if (n_chunks * job.n_panels > G_MAXINT)
+    n_chunks = MAX (G_MAXINT / job.n_panels, 1);
+  job.n_chunks = (gint) n_chunks;
+
+  gboolean ok = TRUE;
+  if (packed->dtype == VLM_DTYPE_F16) {
+    job.scratch = vlm_cpu_scratch (device, (gsize) K * isa->nr * sizeof (gfloat), error);
+    ok = job.scratch != NULL;
+  }
+  if (ok)
+    vlm_cpu_pool_run (cpu->pool, (gint) (n_chunks * job.n_panels), gemm_task, &job);
+  if (owned)
+    packed_free (packed);
+  return ok;
+}
+
+/* ---- portable ISA ---- */
+
+#define GENERIC_MR 4
+#define GENERIC_NR 16
+
+static void
+gemm_generic (gint mr, gint64 K, const gfloat *a, gsize lda, const gfloat *b, gfloat *c,
+              gsize ldc, gint n_valid, const VlmCpuEpilogue *ep)
+{
+  gfloat acc[GENERIC_MR][GENERIC_NR] = { { 0 } };
+  for (gint64 k = 0; k < K; k++) {
+    const gfloat *bk = b + k * GENERIC_NR;
+    for (gint m = 0; m < mr; m++) {
+      gfloat av = a[m * lda + k];
+      for (gint j = 0; j < GENERIC_NR; j++)
+        acc[m][j] += av * bk[j];
+    }
+  }
+  for (gint m = 0; m < mr; m++) {
+    gfloat *cm = c + m * ldc;
+    for (gint j = 0; j < n_valid; j++) {
+      gfloat v = acc[m][j] + (ep->bias ? ep->bias[j] : 0.0f);
+      v = vlm_cpu_act_scalar (v, ep->act);
+      if (ep->residual)
+        v += ep->residual[m * ep->ld_residual + j];
+      cm[j] = v;
+    }
+  }
+}
+
+static void
+activation_generic (gfloat *y, const gfloat *x, gsize n, VlmActivation act)
+{
+  for (gsize i = 0; i < n; i++)
+    y[i] = vlm_cpu_act_scalar (x[i], act);
+}
+
+static const VlmCpuIsa isa_generic = {
+  .level = VLM_CPU_ISA_GENERIC,
+  .name = "generic",
+  .mr = GENERIC_MR,
+  .nr = GENERIC_NR,
+  .gemm = gemm_generic,
+  .activation = activation_generic,
+  .half_to_float = vlm_f16_to_f32,
+};
+
+/**
+ * vlm_cpu_isa_generic:
+ *
+ * Returns: the portable kernels (plain C, vectorised by the compiler for
+ *   the baseline instruction set).
+ */
+const VlmCpuIsa *
+vlm_cpu_isa_generic (void)
+{
+  return &isa_generic;
+}

@@ -1,0 +1,177 @@
+/* gst-vlm engine — CPU backend internals shared by its files.
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ *
+ * Layout of the backend:
+ *  - vlm-cpu-backend.c  device, storage, the VlmBackend table, op locking;
+ *  - cpu-pool.c         one persistent thread pool per device;
+ *  - cpu-gemm.c         matmul driver: weight packing and its cache, tiling,
+ *                       threading; the portable micro-kernel;
+ *  - cpu-gemm-avx2.c, cpu-gemm-avx512.c  micro-kernels and vector
+ *                       activations built with ISA flags, chosen at run time;
+ *  - cpu-ops.c          layernorm, softmax, unary, binary;
+ *  - cpu-attention.c    multi-head attention, one row block at a time;
+ *  - cpu-misc.c         patchify, gather_rows, topk;
+ *  - cpu-preprocess.c   frame → normalised model input.
+ *
+ * Every op runs with the device's op lock held (vlm-cpu-backend.c), so two
+ * threads calling ops on one device are serialised and the pool and the
+ * packed-weight caches are only touched by one op at a time.
+ */
+#pragma once
+
+#include <math.h>
+#include <stdlib.h>
+
+#include "../vlm-backend.h"
+
+G_BEGIN_DECLS
+
+/* ---- thread pool (cpu-pool.c) ---- */
+
+typedef struct _VlmCpuPool VlmCpuPool;
+
+/* Runs tasks [0, n_tasks) of one job; @thread is 0 for the calling thread
+ * and 1 … n_threads − 1 for the workers (an index for per-thread scratch). */
+typedef void (*VlmCpuTaskFunc) (gpointer data, gint task, guint thread);
+
+/* Runs items [begin, end) of a range split by vlm_cpu_pool_range(). */
+typedef void (*VlmCpuRangeFunc) (gpointer data, gint64 begin, gint64 end, guint thread);
+
+VlmCpuPool *vlm_cpu_pool_new    (guint n_threads, GError **error);
+void        vlm_cpu_pool_free   (VlmCpuPool *pool);
+guint       vlm_cpu_pool_n_threads (VlmCpuPool *pool);
+void        vlm_cpu_pool_run    (VlmCpuPool *pool, gint n_tasks, VlmCpuTaskFunc func,
+                                 gpointer data);
+void        vlm_cpu_pool_range  (VlmCpuPool *pool, gint64 n_items, gint64 grain,
+                                 VlmCpuRangeFunc func, gpointer data);
+
+/* ---- instruction sets and micro-kernels ---- */
+
+typedef enum {
+  VLM_CPU_ISA_GENERIC,
+  VLM_CPU_ISA_AVX2,
+  VLM_CPU_ISA_AVX512,
+} VlmCpuIsaLevel;
+
+/* What a matmul micro-kernel adds after the dot products of one tile:
+ * y = act(acc + bias) + residual, for @n_valid of the NR columns. */
+typedef struct {
+  const gfloat *bias;      /* at the tile's first column, or NULL */
+  const gfloat *residual;  /* at the tile's first element, or NULL */
+  gsize ld_residual;       /* row stride of residual, in floats */
+  VlmActivation act;
+} VlmCpuEpilogue;
+
+/* One tile: c[m][j] = epilogue(Σ_k a[m·lda + k] · b[k·NR + j]) for m < @mr
+ * (1 … the ISA's MR), j < @n_valid (1 … NR); @b is one packed panel. */
+typedef void (*VlmCpuGemmKernel) (gint mr, gint64 K, const gfloat *a, gsize lda,
+                                  const gfloat *b, gfloat *c, gsize ldc, gint n_valid,
+                                  const VlmCpuEpilogue *ep);
+
+/* Elementwise activation over @n floats (y may be x). */
+typedef void (*VlmCpuActivationFunc) (gfloat *y, const gfloat *x, gsize n, VlmActivation act);
+
+/* IEEE half → float over @n values. */
+typedef void (*VlmCpuHalfFunc) (gfloat *dst, const guint16 *src, gsize n);
+
+typedef struct {
+  VlmCpuIsaLevel level;
+  const gchar *name;       /* "avx512f", "avx2", "generic" */
+  gint mr;                 /* largest tile height */
+  gint nr;                 /* panel width, in floats */
+  VlmCpuGemmKernel gemm;
+  VlmCpuActivationFunc activation;
+  VlmCpuHalfFunc half_to_float;
+} VlmCpuIsa;
+
+const VlmCpuIsa *vlm_cpu_isa_generic (void);
+#ifdef VLM_CPU_HAVE_X86
+const VlmCpuIsa *vlm_cpu_isa_avx2    (void);
+const VlmCpuIsa *vlm_cpu_isa_avx512  (void);
+#endif
+
+/* Scalar activations, the reference every vector version follows. */
+static inline gfloat
+vlm_cpu_act_scalar (gfloat x, VlmActivation act)
+{
+  switch (act) {
+    case VLM_ACT_GELU_ERF:
+      return 0.5f * x * (1.0f + erff (x * (gfloat) G_SQRT2 * 0.5f));
+    case VLM_ACT_GELU_TANH:
+      return 0.5f * x * (1.0f + tanhf (0.7978845608f * (x + 0.044715f * x * x * x)));
+    case VLM_ACT_QUICK_GELU:
+      return x / (1.0f + expf (-1.702f * x));
+    case VLM_ACT_NONE:
+      break;
+  }
+  return x;
+}
+
+/* ---- device state ---- */
+
+typedef struct {
+  GMutex op_lock;          /* held for the whole of every op and upload */
+  VlmCpuPool *pool;
+  const VlmCpuIsa *isa;
+  gpointer *scratch;       /* one buffer per pool thread (vlm_cpu_scratch()) */
+  gsize scratch_bytes;
+} VlmCpuDevice;
+
+static inline VlmCpuDevice *
+vlm_cpu_device (VlmDevice *device)
+{
+  return (VlmCpuDevice *) device->priv;
+}
+
+/* Per-storage state (VlmStorage.backend). */
+typedef struct {
+  gpointer alloc;          /* our allocation, or NULL for wrapped data */
+  GDestroyNotify notify;   /* for wrapped data */
+  gpointer notify_data;
+  gboolean written;        /* an op has written it: not a weight, never cached */
+  GHashTable *packed;      /* VlmCpuPackKey → packed weight */
+} VlmCpuStorage;
+
+/* Called by every op on each tensor it writes, before writing: drops
+ * packed copies of the storage and stops it from being cached again. */
+void vlm_cpu_storage_written (VlmStorage *storage);
+
+/* Drops the packed copies of a storage (on upload and free). */
+void vlm_cpu_storage_drop_packed (VlmStorage *storage);
+
+/* ---- ops, each with the device's op lock held ---- */
+
+gboolean vlm_cpu_matmul     (VlmDevice *device, VlmTensor *y, const VlmTensor *x,
+                             const VlmTensor *w, const VlmTensor *bias,
+                             const VlmTensor *residual, VlmActivation act, GError **error);
+gboolean vlm_cpu_layernorm  (VlmDevice *device, VlmTensor *y, const VlmTensor *x,
+                             const VlmTensor *gamma, const VlmTensor *beta, gfloat eps,
+                             GError **error);
+gboolean vlm_cpu_softmax    (VlmDevice *device, VlmTensor *y, const VlmTensor *x,
+                             gfloat scale, const VlmTensor *mask, gboolean causal,
+                             GError **error);
+gboolean vlm_cpu_unary      (VlmDevice *device, VlmTensor *y, const VlmTensor *x,
+                             VlmActivation act, GError **error);
+gboolean vlm_cpu_binary     (VlmDevice *device, VlmTensor *y, const VlmTensor *a,
+                             const VlmTensor *b, VlmBinaryOp op, GError **error);
+gboolean vlm_cpu_attention  (VlmDevice *device, VlmTensor *out, const VlmTensor *q,
+                             const VlmTensor *k, const VlmTensor *v,
+                             const VlmAttentionParams *params, GError **error);
+gboolean vlm_cpu_patchify   (VlmDevice *device, VlmTensor *patches, const VlmTensor *image,
+                             gint patch, GError **error);
+gboolean vlm_cpu_gather_rows (VlmDevice *device, VlmTensor *y, const VlmTensor *table,
+                              const VlmTensor *ids, GError **error);
+gboolean vlm_cpu_topk       (VlmDevice *device, VlmTensor *values, VlmTensor *indices,
+                             const VlmTensor *x, gint k, GError **error);
+gboolean vlm_cpu_preprocess (VlmDevice *device, VlmTensor *out, const VlmTensor *src,
+                             const VlmImageParams *params, GError **error);
+
+/* Per-thread scratch buffers of at least @nbytes each (indexed by the pool's
+ * thread index), kept by the device between ops; valid until the next call. */
+gpointer *vlm_cpu_scratch   (VlmDevice *device, gsize nbytes, GError **error);
+
+/* 64-byte aligned allocation that reports failure as a GError instead of
+ * aborting; release with free(). */
+gpointer vlm_cpu_try_alloc  (gsize nbytes, const gchar *what, GError **error);
+
+G_END_DECLS
