@@ -67,15 +67,10 @@
 // (large element counts are split over y, since each dimension's workgroup
 // count is limited, often to 65535): loop with
 //   for (uint i = vlm_flat_id (); i < n; i += vlm_flat_count ())
-uint
-vlm_flat_id ()
-{
-  return gl_GlobalInvocationID.y * gl_NumWorkGroups.x * gl_WorkGroupSize.x
-      + gl_GlobalInvocationID.x;
-}
-
-uint
-vlm_flat_count ()
-{
-  return gl_NumWorkGroups.x * gl_NumWorkGroups.y * gl_WorkGroupSize.x * gl_WorkGroupSize.y;
-}
+// Macros, not functions: glslang folds gl_WorkGroupSize to its default
+// (1, 1, 1) in code compiled before the `layout(local_size_x_id …) in;`
+// declaration, so gl_WorkGroupSize must only be read after it.
+#define vlm_flat_id() \
+  (gl_GlobalInvocationID.y * gl_NumWorkGroups.x * gl_WorkGroupSize.x + gl_GlobalInvocationID.x)
+#define vlm_flat_count() \
+  (gl_NumWorkGroups.x * gl_NumWorkGroups.y * gl_WorkGroupSize.x * gl_WorkGroupSize.y)
