@@ -12,8 +12,10 @@
 
 layout(local_size_x_id = 0) in;
 
-VLM_BUFFER_RO(0, float, a_data)
-VLM_BUFFER_RO(1, float, b_data)
+// Not readonly: y may alias a or b, and lavapipe miscompiles loads through a
+// readonly binding whose memory another binding writes.
+VLM_BUFFER(0, float, a_data)
+VLM_BUFFER(1, float, b_data)
 VLM_BUFFER(2, float, y_data)
 
 layout(push_constant) uniform Push {

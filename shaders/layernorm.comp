@@ -12,7 +12,9 @@
 // Workgroup size: a power of two (the reduction halves it).
 layout(local_size_x_id = 0) in;
 
-VLM_BUFFER_RO(0, float, x_data)
+// Not readonly: y may alias x, and lavapipe miscompiles loads through a
+// readonly binding whose memory another binding writes.
+VLM_BUFFER(0, float, x_data)
 VLM_BUFFER_RO(1, float, gamma_data)
 VLM_BUFFER_RO(2, float, beta_data)
 VLM_BUFFER(3, float, y_data)
