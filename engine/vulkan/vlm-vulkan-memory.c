@@ -27,11 +27,20 @@ env_flag (const gchar *name)
   return v && *v && strcmp (v, "0") != 0;
 }
 
+/* "N bytes (x.y MiB)", plain ASCII. */
 static gchar *
 format_size (VkDeviceSize size)
 {
-  g_autofree gchar *readable = g_format_size_full (size, G_FORMAT_SIZE_IEC_UNITS);
-  return g_strdup_printf ("%" G_GUINT64_FORMAT " bytes (%s)", (guint64) size, readable);
+  static const gchar *units[] = { "KiB", "MiB", "GiB", "TiB" };
+  gdouble v = (gdouble) size;
+  gint u = -1;
+  while (v >= 1024.0 && u < 3) {
+    v /= 1024.0;
+    u++;
+  }
+  if (u < 0)
+    return g_strdup_printf ("%" G_GUINT64_FORMAT " bytes", (guint64) size);
+  return g_strdup_printf ("%" G_GUINT64_FORMAT " bytes (%.1f %s)", (guint64) size, v, units[u]);
 }
 
 /* A memory type allowed by @bits that has all of @required, preferring one
