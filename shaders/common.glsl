@@ -24,6 +24,9 @@
 //    size x: `layout(local_size_x_id = 0) in;` (read it as gl_WorkGroupSize.x).
 //  - Two bindings may alias (e.g. y = x for in-place ops): never declare
 //    buffers `restrict`.
+//    Nor declare an input readonly when the output may alias it: lavapipe
+//    miscompiles loads through a readonly binding whose memory another
+//    binding writes. Use VLM_BUFFER for both.
 //
 // Example:
 //

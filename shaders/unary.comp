@@ -10,8 +10,9 @@
 layout(local_size_x_id = 0) in;
 layout(constant_id = 1) const uint ACT = 0;
 
-VLM_BUFFER_RO(0, float, x_data)
-VLM_BUFFER_WO(1, float, y_data)
+// Not readonly: y may alias x (see common.glsl).
+VLM_BUFFER(0, float, x_data)
+VLM_BUFFER(1, float, y_data)
 
 layout(push_constant) uniform Push {
   VLM_PUSH_OFFSETS(2)
