@@ -1,0 +1,111 @@
+/* gst-vlm tests — every engine op on one backend.
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ *
+ *   test-ops --backend=cpu      CPU backend against naive references
+ *   test-ops --backend=vulkan   Vulkan against the same references and
+ *                               against the CPU backend (parity)
+ *
+ * The Vulkan device is "vulkan" with VLM_VULKAN_ALLOW_CPU=1 (so lavapipe
+ * counts), or the spec in VLM_TEST_VULKAN_DEVICE. Without a Vulkan device
+ * the run skips, or fails when CI=true. Inputs are seeded per case
+ * (VLM_TEST_SEED changes them); figures go to the log as test messages.
+ */
+#include <string.h>
+
+#include "test-ops.h"
+
+void
+vt_add (const gchar *prefix, const gchar *family, const gchar *name, gconstpointer data,
+        GTestDataFunc func)
+{
+  g_autofree gchar *path = g_strdup_printf ("%s/%s/%s", prefix, family, name);
+  g_test_add_data_func (path, data, func);
+}
+
+static void
+test_no_device (gconstpointer data)
+{
+  const gchar *reason = data;
+  if (g_strcmp0 (g_getenv ("CI"), "true") == 0)
+    g_test_fail_printf ("CI=true and no Vulkan device: %s", reason);
+  else
+    g_test_skip (reason);
+}
+
+static void
+test_device_info (gconstpointer data)
+{
+  VlmDevice *dev = vt_device ();
+  g_test_message ("device under test: %s (%s)", vlm_device_get_name (dev),
+                  vlm_device_get_reason (dev));
+  g_test_message ("f16 weights: %s; validation: %s", vlm_device_supports_f16 (dev) ? "yes" : "no",
+                  g_getenv ("VLM_VULKAN_VALIDATION") ? g_getenv ("VLM_VULKAN_VALIDATION") : "off");
+  if (vt_cpu ())
+    g_test_message ("parity reference: %s", vlm_device_get_name (vt_cpu ()));
+  g_assert_cmpint (vlm_device_get_backend (dev), ==,
+                   GPOINTER_TO_INT (data) ? VLM_BACKEND_VULKAN : VLM_BACKEND_CPU);
+}
+
+int
+main (int argc, char **argv)
+{
+  const gchar *backend = "cpu";
+  gint j = 1;
+  for (gint i = 1; i < argc; i++) {
+    if (g_str_has_prefix (argv[i], "--backend="))
+      backend = argv[i] + strlen ("--backend=");
+    else
+      argv[j++] = argv[i];
+  }
+  argc = j;
+  argv[argc] = NULL;
+  g_test_init (&argc, &argv, NULL);
+
+  GError *error = NULL;
+  gboolean vulkan = strcmp (backend, "vulkan") == 0;
+  if (!vulkan && strcmp (backend, "cpu") != 0) {
+    g_printerr ("test-ops: unknown backend \"%s\" (cpu or vulkan)\n", backend);
+    return 2;
+  }
+
+  VlmDevice *dev = NULL, *cpu = NULL;
+  if (vulkan) {
+    if (!g_getenv ("VLM_VULKAN_ALLOW_CPU"))
+      g_setenv ("VLM_VULKAN_ALLOW_CPU", "1", TRUE);
+    const gchar *spec = g_getenv ("VLM_TEST_VULKAN_DEVICE");
+    dev = vlm_device_open (spec && *spec ? spec : "vulkan", &error);
+    if (!dev) {
+      gchar *reason = g_strdup_printf ("no Vulkan device: %s", error->message);
+      g_print ("# ops-vulkan: %s%s\n", reason,
+               g_strcmp0 (g_getenv ("CI"), "true") == 0 ? " (CI=true: failing)" : " (skipping)");
+      g_clear_error (&error);
+      g_test_add_data_func_full ("/ops/vulkan/device", reason, test_no_device, g_free);
+      return g_test_run ();
+    }
+    cpu = vlm_device_open ("cpu", &error);
+    g_assert_no_error (error);
+  } else {
+    dev = vlm_device_open ("cpu", &error);
+    g_assert_no_error (error);
+  }
+  g_print ("# ops-%s: running on %s\n", backend, vlm_device_get_name (dev));
+  vt_set_devices (dev, cpu);
+
+  g_autofree gchar *prefix = g_strdup_printf ("/ops/%s", backend);
+  g_autofree gchar *info = g_strdup_printf ("%s/device", prefix);
+  g_test_add_data_func (info, GINT_TO_POINTER (vulkan), test_device_info);
+  vt_register_elementwise (prefix);
+  vt_register_norm (prefix);
+  vt_register_matmul (prefix);
+  vt_register_attention (prefix);
+  vt_register_index (prefix);
+  vt_register_preprocess (prefix);
+  vt_register_bad_input (prefix);
+
+  int ret = g_test_run ();
+  vt_set_devices (NULL, NULL);
+  vlm_device_unref (dev);
+  if (cpu)
+    vlm_device_unref (cpu);
+  return ret;
+}
