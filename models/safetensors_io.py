@@ -92,8 +92,9 @@ class TensorInfo:
 
 def bf16_to_f32(bits: np.ndarray) -> np.ndarray:
     """Widen raw bfloat16 bit patterns (uint16) to float32, exactly."""
-    wide = np.asarray(bits, dtype=np.uint16).astype(np.uint32) << 16
-    return wide.view(np.float32)
+    bits = np.asarray(bits, dtype=np.uint16)
+    wide = bits.reshape(-1).astype(np.uint32) << np.uint32(16)
+    return wide.view(np.float32).reshape(bits.shape)
 
 
 def f32_to_bf16(values: np.ndarray) -> np.ndarray:
@@ -101,14 +102,15 @@ def f32_to_bf16(values: np.ndarray) -> np.ndarray:
 
     NaNs stay NaN (quiet, sign kept); infinities stay infinite.
     """
-    f = np.ascontiguousarray(values, dtype=np.float32)
+    values = np.asarray(values, dtype=np.float32)
+    f = np.ascontiguousarray(values.reshape(-1))
     u = f.view(np.uint32)
-    rounding = ((u >> 16) & 1) + np.uint32(0x7FFF)
-    out = ((u + rounding) >> 16).astype(np.uint16)
+    rounding = ((u >> np.uint32(16)) & np.uint32(1)) + np.uint32(0x7FFF)
+    out = ((u + rounding) >> np.uint32(16)).astype(np.uint16)
     nan = np.isnan(f)
     if nan.any():
-        out[nan] = ((u[nan] >> 16) | 0x0040).astype(np.uint16)
-    return out
+        out[nan] = ((u[nan] >> np.uint32(16)) | np.uint32(0x0040)).astype(np.uint16)
+    return out.reshape(values.shape)
 
 
 def to_float(array: np.ndarray, dtype: str, out_dtype=np.float32) -> np.ndarray:
