@@ -319,6 +319,10 @@ def assert_fails(result: subprocess.CompletedProcess, *needles: str) -> None:
 TESTS = []
 
 
+class Skip(Exception):
+    """Raised by a test that cannot run here (reported, not counted as a failure)."""
+
+
 def test(func):
     """Register a test function (it receives a fresh temporary folder)."""
     TESTS.append(func)
@@ -373,8 +377,7 @@ def handmade_big_endian_byteorder(tmp: Path) -> None:
 def handmade_file_loads_in_torch(tmp: Path) -> None:
     """Cross-check of the hand-written format itself (skipped without torch)."""
     if torch is None:
-        print("    (skipped: python3-torch not installed)")
-        return
+        raise Skip("python3-torch not installed")
     tensors = make_checkpoint(tmp / "ck", "--with-position-ids")
     names = sorted(tensors)
     layout = BinLayout(transposed={n for n in names if tensors[n][0].ndim == 2},
@@ -397,8 +400,7 @@ def to_torch(array: np.ndarray, dtype: str):
 @test
 def torch_save_round_trip(tmp: Path) -> None:
     if torch is None:
-        print("    (skipped: python3-torch not installed)")
-        return
+        raise Skip("python3-torch not installed")
     import collections
     for dtype in ("f32", "f16", "bf16"):
         tensors = make_checkpoint(tmp / dtype, "--dtype", dtype, "--with-position-ids")
@@ -674,7 +676,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("-k", metavar="TEXT", help="run only tests whose name contains TEXT")
     args = parser.parse_args(argv)
-    passed = failed = 0
+    passed = failed = skipped = 0
     print(f"torch: {'available ' + torch.__version__ if torch is not None else 'not installed'}")
     for func in TESTS:
         if args.k and args.k not in func.__name__:
@@ -682,6 +684,9 @@ def main(argv: list[str] | None = None) -> int:
         with tempfile.TemporaryDirectory(prefix="vlm-convert-") as tmp:
             try:
                 func(Path(tmp))
+            except Skip as e:
+                skipped += 1
+                print(f"skip {func.__name__}: {e}")
             except Exception as e:  # noqa: BLE001  (report every failure, keep going)
                 failed += 1
                 print(f"FAIL {func.__name__}: {e}")
@@ -690,7 +695,7 @@ def main(argv: list[str] | None = None) -> int:
             else:
                 passed += 1
                 print(f"ok   {func.__name__}")
-    print(f"{passed} passed, {failed} failed")
+    print(f"{passed} passed, {failed} failed" + (f", {skipped} skipped" if skipped else ""))
     return 1 if failed or not passed else 0
 
 
