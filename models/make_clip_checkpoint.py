@@ -27,7 +27,6 @@ import argparse
 import gzip
 import json
 import math
-import os
 import sys
 import time
 import zlib
