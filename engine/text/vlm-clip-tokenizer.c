@@ -49,9 +49,14 @@
 #define CACHE_MAX_WORD 64
 #define CACHE_MAX_ENTRIES 65536
 
+/* CLIP's pattern, with \s spelled out as Unicode's White_Space property
+ * (what the reference's `regex` module means by it): PCRE2's \s also takes
+ * U+180E MONGOLIAN VOWEL SEPARATOR, a format character since Unicode 6.3. */
+#define WHITE_SPACE "\\t-\\r \\x{85}\\x{a0}\\x{1680}\\x{2000}-\\x{200a}\\x{2028}\\x{2029}" \
+  "\\x{202f}\\x{205f}\\x{3000}"
 #define SPLIT_PATTERN \
   "<\\|startoftext\\|>|<\\|endoftext\\|>|'s|'t|'re|'ve|'m|'ll|'d|" \
-  "[\\p{L}]+|[\\p{N}]|[^\\s\\p{L}\\p{N}]+"
+  "[\\p{L}]+|[\\p{N}]|[^" WHITE_SPACE "\\p{L}\\p{N}]+"
 
 typedef struct {
   gint64 key;   /* left id << 32 | right id: the hash key, must stay first */
