@@ -17,7 +17,7 @@ typedef struct {
   gint width, height;
   gint resize, crop;
   VlmResample filter;
-  gint pad;            /* extra bytes at the end of every row of every plane */
+  gint pad;            /* extra bytes at the end of every row (plane i: pad + 3·i) */
   gint lead;           /* bytes before plane 0, and between planes */
   gboolean clip_norm;  /* CLIP mean/std; otherwise mean 0, std 1 */
   gboolean out_4d;     /* out is [1, 3, crop, crop] */
@@ -91,7 +91,8 @@ frame_layout (const PreCase *c, VlmImageParams *p)
   gsize at = (gsize) c->lead;
   for (gint i = 0; i < planes; i++) {
     p->plane_offset[i] = at;
-    p->stride[i] = (gint) (row[i] + (gsize) c->pad);
+    /* with padding, every plane gets a stride of its own */
+    p->stride[i] = (gint) (row[i] + (c->pad ? (gsize) (c->pad + 3 * i) : 0));
     at += rows[i] * (gsize) p->stride[i] + (gsize) c->lead;
   }
   return at;

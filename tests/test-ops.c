@@ -9,6 +9,7 @@
  * counts), or the spec in VLM_TEST_VULKAN_DEVICE. Without a Vulkan device
  * the run skips, or fails when CI=true. Inputs are seeded per case
  * (VLM_TEST_SEED changes them); figures go to the log as test messages.
+ * VLM_TEST_BACKEND=cpu|vulkan works like --backend.
  */
 #include <string.h>
 
@@ -46,10 +47,52 @@ test_device_info (gconstpointer data)
                    GPOINTER_TO_INT (data) ? VLM_BACKEND_VULKAN : VLM_BACKEND_CPU);
 }
 
+/* The checks must be able to fail: a write past the output, a write before
+ * it and an element left unwritten each fail a case (run in a subprocess);
+ * a clean write passes. */
+typedef enum {
+  SELF_CLEAN,
+  SELF_WRITE_AFTER,
+  SELF_WRITE_BEFORE,
+  SELF_UNWRITTEN,
+} SelfTest;
+
+static void
+test_self (gconstpointer data)
+{
+  SelfTest mode = GPOINTER_TO_INT (data);
+  if (!g_test_subprocess ()) {
+    g_test_trap_subprocess (NULL, 0, G_TEST_SUBPROCESS_DEFAULT);
+    if (mode == SELF_CLEAN)
+      g_test_trap_assert_passed ();
+    else
+      g_test_trap_assert_failed ();
+    return;
+  }
+  VlmDevice *dev = vt_device ();
+  GError *error = NULL;
+  const gint64 n = 10;
+  gfloat x[12], got[10];
+  for (gint i = 0; i < 12; i++)
+    x[i] = 0.25f * (gfloat) (i + 1);
+  g_autoptr (VtOut) out = vt_out_new (dev, VLM_DTYPE_F32, 1, &n, NULL);
+  /* the op writes x[0 …] to [start, start + len) of the guarded allocation */
+  gsize start = out->pre - (mode == SELF_WRITE_BEFORE ? 1 : 0);
+  gint64 len = mode == SELF_UNWRITTEN ? n - 1 : (mode == SELF_CLEAN ? n : n + 1);
+  g_autoptr (VlmTensor) xt = vt_tensor (dev, VLM_DTYPE_F32, 1, &len, x);
+  g_autoptr (VlmTensor) dst = vlm_tensor_view (out->base, start, 1, &len, &error);
+  g_assert_no_error (error);
+  g_assert_true (vt_op_ok ("unary", vlm_op_unary (dst, xt, VLM_ACT_NONE, &error), &error));
+  vt_out_read (out, got, "self-test output");
+  vt_check_nmse ("self-test", mode == SELF_WRITE_BEFORE ? x + 1 : x, got, n,
+                 VT_NMSE_ELEMENTWISE);
+}
+
 int
 main (int argc, char **argv)
 {
-  const gchar *backend = "cpu";
+  /* --backend=… (kept in the environment for g_test_trap_subprocess()) */
+  const gchar *backend = g_getenv ("VLM_TEST_BACKEND");
   gint j = 1;
   for (gint i = 1; i < argc; i++) {
     if (g_str_has_prefix (argv[i], "--backend="))
@@ -59,6 +102,9 @@ main (int argc, char **argv)
   }
   argc = j;
   argv[argc] = NULL;
+  if (!backend)
+    backend = "cpu";
+  g_setenv ("VLM_TEST_BACKEND", backend, TRUE);
   g_test_init (&argc, &argv, NULL);
 
   GError *error = NULL;
@@ -94,6 +140,9 @@ main (int argc, char **argv)
   g_autofree gchar *prefix = g_strdup_printf ("/ops/%s", backend);
   g_autofree gchar *info = g_strdup_printf ("%s/device", prefix);
   g_test_add_data_func (info, GINT_TO_POINTER (vulkan), test_device_info);
+  const gchar *self_names[] = { "clean", "write-after", "write-before", "unwritten" };
+  for (gint i = 0; i < (gint) G_N_ELEMENTS (self_names); i++)
+    vt_add (prefix, "self-test", self_names[i], GINT_TO_POINTER (i), test_self);
   vt_register_elementwise (prefix);
   vt_register_norm (prefix);
   vt_register_matmul (prefix);
