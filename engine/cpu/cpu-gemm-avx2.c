@@ -4,8 +4,8 @@
  * Built with -mavx2 -mfma -mf16c; only called when the processor has them
  * (vlm-cpu-backend.c checks at run time).
  *
- * GEMM tile: up to 6 rows × 16 columns (two ymm per row, 12 accumulators),
- * the whole K in registers.
+ * GEMM tile: up to 6 rows × 16 columns (two ymm per row, 12 accumulators)
+ * over one block of K.
  */
 #include <string.h>
 #include <immintrin.h>
@@ -127,20 +127,34 @@ store8 (__m256 v, gfloat *c, const gfloat *bias, const gfloat *res, gint cnt,
 }
 
 static inline __attribute__ ((always_inline)) void
-tile (const gint mr, gint64 K, const gfloat *a, gsize lda, const gfloat *b, gfloat *c,
-      gsize ldc, gint n_valid, const VlmCpuEpilogue *ep)
+tile (const gint mr, gint64 kc, const gfloat *a, const gfloat *b, gfloat *sums,
+      VlmCpuGemmFlags flags, gfloat *c, gsize ldc, gint n_valid, const VlmCpuEpilogue *ep)
 {
   __m256 acc[MR][2];
-  for (gint m = 0; m < mr; m++)
-    acc[m][0] = acc[m][1] = _mm256_setzero_ps ();
-  for (gint64 k = 0; k < K; k++) {
+  if (flags & VLM_CPU_GEMM_ACCUMULATE) {
+    for (gint m = 0; m < mr; m++) {
+      acc[m][0] = _mm256_load_ps (sums + m * NR);
+      acc[m][1] = _mm256_load_ps (sums + m * NR + 8);
+    }
+  } else {
+    for (gint m = 0; m < mr; m++)
+      acc[m][0] = acc[m][1] = _mm256_setzero_ps ();
+  }
+  for (gint64 k = 0; k < kc; k++) {
     __m256 b0 = _mm256_load_ps (b + k * NR);
     __m256 b1 = _mm256_load_ps (b + k * NR + 8);
     for (gint m = 0; m < mr; m++) {
-      __m256 av = _mm256_broadcast_ss (a + m * lda + k);
+      __m256 av = _mm256_broadcast_ss (a + k * mr + m);
       acc[m][0] = _mm256_fmadd_ps (av, b0, acc[m][0]);
       acc[m][1] = _mm256_fmadd_ps (av, b1, acc[m][1]);
     }
+  }
+  if (!(flags & VLM_CPU_GEMM_FINAL)) {
+    for (gint m = 0; m < mr; m++) {
+      _mm256_store_ps (sums + m * NR, acc[m][0]);
+      _mm256_store_ps (sums + m * NR + 8, acc[m][1]);
+    }
+    return;
   }
   gint n0 = MIN (n_valid, 8), n1 = n_valid - n0;
   for (gint m = 0; m < mr; m++) {
@@ -154,11 +168,11 @@ tile (const gint mr, gint64 K, const gfloat *a, gsize lda, const gfloat *b, gflo
 }
 
 static void
-gemm_avx2 (gint mr, gint64 K, const gfloat *a, gsize lda, const gfloat *b, gfloat *c,
-           gsize ldc, gint n_valid, const VlmCpuEpilogue *ep)
+gemm_avx2 (gint mr, gint64 kc, const gfloat *a, const gfloat *b, gfloat *sums,
+           VlmCpuGemmFlags flags, gfloat *c, gsize ldc, gint n_valid, const VlmCpuEpilogue *ep)
 {
   switch (mr) {
-#define TILE(r) case r: tile (r, K, a, lda, b, c, ldc, n_valid, ep); break;
+#define TILE(r) case r: tile (r, kc, a, b, sums, flags, c, ldc, n_valid, ep); break;
     TILE (1) TILE (2) TILE (3) TILE (4) TILE (5) TILE (6)
 #undef TILE
     default:

@@ -4,9 +4,9 @@
  * Built with -mavx512f -mfma -mf16c; only called when the processor has
  * them (vlm-cpu-backend.c checks at run time).
  *
- * GEMM tile: up to 12 rows × 32 columns (two zmm per row, 24 accumulators),
- * the whole K in registers; per k two loads of the packed panel and one
- * broadcast per row.
+ * GEMM tile: up to 12 rows × 32 columns (two zmm per row, 24 accumulators)
+ * over one block of K; per k two loads of the packed panel and one broadcast
+ * per row.
  */
 #include <immintrin.h>
 
@@ -116,20 +116,34 @@ store16 (__m512 v, gfloat *c, const gfloat *bias, const gfloat *res, __mmask16 m
 }
 
 static inline __attribute__ ((always_inline)) void
-tile (const gint mr, gint64 K, const gfloat *a, gsize lda, const gfloat *b, gfloat *c,
-      gsize ldc, gint n_valid, const VlmCpuEpilogue *ep)
+tile (const gint mr, gint64 kc, const gfloat *a, const gfloat *b, gfloat *sums,
+      VlmCpuGemmFlags flags, gfloat *c, gsize ldc, gint n_valid, const VlmCpuEpilogue *ep)
 {
   __m512 acc[MR][2];
-  for (gint m = 0; m < mr; m++)
-    acc[m][0] = acc[m][1] = _mm512_setzero_ps ();
-  for (gint64 k = 0; k < K; k++) {
+  if (flags & VLM_CPU_GEMM_ACCUMULATE) {
+    for (gint m = 0; m < mr; m++) {
+      acc[m][0] = _mm512_load_ps (sums + m * NR);
+      acc[m][1] = _mm512_load_ps (sums + m * NR + 16);
+    }
+  } else {
+    for (gint m = 0; m < mr; m++)
+      acc[m][0] = acc[m][1] = _mm512_setzero_ps ();
+  }
+  for (gint64 k = 0; k < kc; k++) {
     __m512 b0 = _mm512_load_ps (b + k * NR);
     __m512 b1 = _mm512_load_ps (b + k * NR + 16);
     for (gint m = 0; m < mr; m++) {
-      __m512 av = _mm512_set1_ps (a[m * lda + k]);
+      __m512 av = _mm512_set1_ps (a[k * mr + m]);
       acc[m][0] = _mm512_fmadd_ps (av, b0, acc[m][0]);
       acc[m][1] = _mm512_fmadd_ps (av, b1, acc[m][1]);
     }
+  }
+  if (!(flags & VLM_CPU_GEMM_FINAL)) {
+    for (gint m = 0; m < mr; m++) {
+      _mm512_store_ps (sums + m * NR, acc[m][0]);
+      _mm512_store_ps (sums + m * NR + 16, acc[m][1]);
+    }
+    return;
   }
   __mmask16 m0 = n_valid >= 16 ? 0xffff : (__mmask16) ((1u << n_valid) - 1);
   __mmask16 m1 = n_valid >= 32 ? 0xffff : n_valid <= 16 ? 0 :
@@ -145,11 +159,12 @@ tile (const gint mr, gint64 K, const gfloat *a, gsize lda, const gfloat *b, gflo
 }
 
 static void
-gemm_avx512 (gint mr, gint64 K, const gfloat *a, gsize lda, const gfloat *b, gfloat *c,
-             gsize ldc, gint n_valid, const VlmCpuEpilogue *ep)
+gemm_avx512 (gint mr, gint64 kc, const gfloat *a, const gfloat *b, gfloat *sums,
+             VlmCpuGemmFlags flags, gfloat *c, gsize ldc, gint n_valid,
+             const VlmCpuEpilogue *ep)
 {
   switch (mr) {
-#define TILE(r) case r: tile (r, K, a, lda, b, c, ldc, n_valid, ep); break;
+#define TILE(r) case r: tile (r, kc, a, b, sums, flags, c, ldc, n_valid, ep); break;
     TILE (1) TILE (2) TILE (3) TILE (4) TILE (5) TILE (6)
     TILE (7) TILE (8) TILE (9) TILE (10) TILE (11) TILE (12)
 #undef TILE

@@ -69,6 +69,31 @@ vlm_cpu_scratch (VlmDevice *device, gsize nbytes, GError **error)
   return cpu->scratch;
 }
 
+/**
+ * vlm_cpu_shared_scratch:
+ * @device: a CPU device (op lock held)
+ * @nbytes: bytes needed
+ * @error: return location for a #GError
+ *
+ * Scratch memory for one op, shared by the pool's threads, kept between
+ * ops. 64-byte aligned and uninitialised.
+ *
+ * Returns: (nullable): the buffer, or %NULL with @error set.
+ */
+gpointer
+vlm_cpu_shared_scratch (VlmDevice *device, gsize nbytes, GError **error)
+{
+  VlmCpuDevice *cpu = vlm_cpu_device (device);
+  if (cpu->shared_bytes >= nbytes)
+    return cpu->shared;
+  free (cpu->shared);
+  cpu->shared_bytes = 0;
+  cpu->shared = vlm_cpu_try_alloc (nbytes, "shared scratch memory", error);
+  if (cpu->shared)
+    cpu->shared_bytes = nbytes;
+  return cpu->shared;
+}
+
 static VlmCpuIsa const *
 choose_isa (void)
 {
@@ -114,6 +139,7 @@ cpu_destroy (VlmDevice *device)
   for (guint i = 0; i < vlm_cpu_pool_n_threads (cpu->pool); i++)
     free (cpu->scratch[i]);
   g_free (cpu->scratch);
+  free (cpu->shared);
   vlm_cpu_pool_free (cpu->pool);
   g_mutex_clear (&cpu->op_lock);
   g_free (cpu);

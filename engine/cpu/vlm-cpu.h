@@ -62,11 +62,21 @@ typedef struct {
   VlmActivation act;
 } VlmCpuEpilogue;
 
-/* One tile: c[m][j] = epilogue(Σ_k a[m·lda + k] · b[k·NR + j]) for m < @mr
- * (1 … the ISA's MR), j < @n_valid (1 … NR); @b is one packed panel. */
-typedef void (*VlmCpuGemmKernel) (gint mr, gint64 K, const gfloat *a, gsize lda,
-                                  const gfloat *b, gfloat *c, gsize ldc, gint n_valid,
-                                  const VlmCpuEpilogue *ep);
+/* How a micro-kernel call starts and ends (K is done in blocks). */
+typedef enum {
+  VLM_CPU_GEMM_ACCUMULATE = 1 << 0,  /* start from the sums in @acc, else from 0 */
+  VLM_CPU_GEMM_FINAL = 1 << 1,       /* apply the epilogue into @c, else store
+                                      * the sums to @acc */
+} VlmCpuGemmFlags;
+
+/* One tile over one block of K: s[m][j] (+)= Σ_k a[k·mr + m] · b[k·NR + j]
+ * for m < @mr (1 … the ISA's MR), j < NR; @a is the tile's rows of x packed
+ * k-major, @b a packed weight panel, both at the block's first k; @acc holds
+ * partial sums [mr][NR]. With VLM_CPU_GEMM_FINAL, c[m·ldc + j] =
+ * epilogue(s[m][j]) for j < @n_valid (1 … NR). */
+typedef void (*VlmCpuGemmKernel) (gint mr, gint64 kc, const gfloat *a, const gfloat *b,
+                                  gfloat *acc, VlmCpuGemmFlags flags, gfloat *c, gsize ldc,
+                                  gint n_valid, const VlmCpuEpilogue *ep);
 
 /* Elementwise activation over @n floats (y may be x). */
 typedef void (*VlmCpuActivationFunc) (gfloat *y, const gfloat *x, gsize n, VlmActivation act);
@@ -115,6 +125,8 @@ typedef struct {
   const VlmCpuIsa *isa;
   gpointer *scratch;       /* one buffer per pool thread (vlm_cpu_scratch()) */
   gsize scratch_bytes;
+  gpointer shared;         /* one buffer for all threads (vlm_cpu_shared_scratch()) */
+  gsize shared_bytes;
 } VlmCpuDevice;
 
 static inline VlmCpuDevice *
@@ -169,6 +181,10 @@ gboolean vlm_cpu_preprocess (VlmDevice *device, VlmTensor *out, const VlmTensor 
 /* Per-thread scratch buffers of at least @nbytes each (indexed by the pool's
  * thread index), kept by the device between ops; valid until the next call. */
 gpointer *vlm_cpu_scratch   (VlmDevice *device, gsize nbytes, GError **error);
+
+/* One scratch buffer of at least @nbytes shared by the threads of an op,
+ * kept by the device between ops; valid until the next call. */
+gpointer  vlm_cpu_shared_scratch (VlmDevice *device, gsize nbytes, GError **error);
 
 /* 64-byte aligned allocation that reports failure as a GError instead of
  * aborting; release with free(). */

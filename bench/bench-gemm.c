@@ -1,0 +1,196 @@
+/* gst-vlm — matmul throughput of the CPU backend on CLIP ViT shapes.
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ *
+ * bench-gemm [--openblas] [--min-time SECONDS]
+ *
+ * For each CLIP ViT-B/32 linear layer shape (K, N) and row count M it runs
+ * vlm_op_matmul() on the "cpu" device (weights packed by the first call, as
+ * in a model) with f32 and f16 weights and prints GFLOP/s = 2·M·N·K / time,
+ * best of several timed batches. With --openblas (when built against it) it
+ * also times cblas_sgemm on the same f32 data with OpenBLAS's own threads
+ * (as many as the CPU device has), bias not included.
+ * Threads: VLM_THREADS (default one per core).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "vlm-ops.h"
+
+#ifdef BENCH_HAVE_OPENBLAS
+#include <cblas.h>
+void openblas_set_num_threads (int n);
+#endif
+
+typedef struct {
+  gint64 k, n;
+  const gchar *what;
+} Shape;
+
+static const Shape shapes[] = {
+  { 768, 2304, "qkv" },
+  { 768, 768, "attn out" },
+  { 768, 3072, "fc1" },
+  { 3072, 768, "fc2" },
+};
+
+static const gint64 rows[] = { 50, 400 };
+
+typedef gboolean (*RunFunc) (gpointer data, GError **error);
+
+/* Best seconds per call over batches of calls, timing at least @min_time. */
+static gdouble
+time_calls (RunFunc run, gpointer data, gdouble min_time, GError **error)
+{
+  if (!run (data, error))   /* warm-up: packs the weight, faults pages in */
+    return -1.0;
+  gdouble best = G_MAXDOUBLE, total = 0.0;
+  gint batch = 1;
+  while (total < min_time) {
+    gint64 t0 = g_get_monotonic_time ();
+    for (gint i = 0; i < batch; i++)
+      if (!run (data, error))
+        return -1.0;
+    gdouble dt = (g_get_monotonic_time () - t0) / 1e6;
+    total += dt;
+    best = MIN (best, dt / batch);
+    if (dt < 0.02)
+      batch *= 2;
+  }
+  return best;
+}
+
+typedef struct {
+  VlmTensor *y, *x, *w, *bias;
+} MatmulCase;
+
+static gboolean
+run_matmul (gpointer data, GError **error)
+{
+  MatmulCase *c = data;
+  return vlm_op_matmul (c->y, c->x, c->w, c->bias, NULL, VLM_ACT_NONE, error);
+}
+
+#ifdef BENCH_HAVE_OPENBLAS
+typedef struct {
+  gint m, n, k;
+  const gfloat *x, *w;
+  gfloat *y;
+} BlasCase;
+
+static gboolean
+run_blas (gpointer data, GError **error)
+{
+  BlasCase *c = data;
+  cblas_sgemm (CblasRowMajor, CblasNoTrans, CblasTrans, c->m, c->n, c->k, 1.0f, c->x, c->k,
+               c->w, c->k, 0.0f, c->y, c->n);
+  return TRUE;
+}
+#endif
+
+static gfloat *
+random_floats (gsize n)
+{
+  gfloat *p = g_new (gfloat, n);
+  for (gsize i = 0; i < n; i++)
+    p[i] = (gfloat) g_random_double_range (-1.0, 1.0);
+  return p;
+}
+
+static VlmTensor *
+tensor_with (VlmDevice *dev, VlmDType dtype, gint ndim, const gint64 *shape, gconstpointer data,
+             gsize nbytes, GError **error)
+{
+  VlmTensor *t = vlm_tensor_new (dev, dtype, ndim, shape, error);
+  if (t && data && !vlm_tensor_upload (t, data, nbytes, error)) {
+    vlm_tensor_unref (t);
+    return NULL;
+  }
+  return t;
+}
+
+int
+main (int argc, char **argv)
+{
+  gboolean openblas = FALSE;
+  gdouble min_time = 0.5;
+  GOptionEntry entries[] = {
+    { "openblas", 0, 0, G_OPTION_ARG_NONE, &openblas, "Also time OpenBLAS sgemm", NULL },
+    { "min-time", 0, 0, G_OPTION_ARG_DOUBLE, &min_time, "Seconds to time each case", "S" },
+    { NULL }
+  };
+  g_autoptr (GOptionContext) ctx = g_option_context_new ("- CPU matmul throughput");
+  g_option_context_add_main_entries (ctx, entries, NULL);
+  g_autoptr (GError) error = NULL;
+  if (!g_option_context_parse (ctx, &argc, &argv, &error)) {
+    g_printerr ("bench-gemm: %s\n", error->message);
+    return 2;
+  }
+#ifndef BENCH_HAVE_OPENBLAS
+  if (openblas) {
+    g_printerr ("bench-gemm: built without OpenBLAS\n");
+    return 2;
+  }
+#endif
+
+  g_autoptr (VlmDevice) dev = vlm_device_open ("cpu", &error);
+  if (!dev) {
+    g_printerr ("bench-gemm: %s\n", error->message);
+    return 1;
+  }
+  guint threads = vlm_device_get_n_threads (dev);
+#ifdef BENCH_HAVE_OPENBLAS
+  if (openblas)
+    openblas_set_num_threads ((int) threads);
+#endif
+  g_print ("device: %s\n", vlm_device_get_name (dev));
+  g_print ("%-9s %5s %5s %5s   %9s %9s%s\n", "layer", "M", "K", "N", "f32", "f16",
+           openblas ? "  openblas" : "");
+
+  for (guint s = 0; s < G_N_ELEMENTS (shapes); s++) {
+    gint64 K = shapes[s].k, N = shapes[s].n;
+    g_autofree gfloat *w = random_floats ((gsize) N * K);
+    g_autofree gfloat *b = random_floats ((gsize) N);
+    g_autofree guint16 *wh = g_new (guint16, (gsize) N * K);
+    vlm_f32_to_f16 (wh, w, (gsize) N * K);
+    gint64 ws[2] = { N, K }, bs[1] = { N };
+    g_autoptr (VlmTensor) w32 = tensor_with (dev, VLM_DTYPE_F32, 2, ws, w, N * K * 4, &error);
+    g_autoptr (VlmTensor) w16 = tensor_with (dev, VLM_DTYPE_F16, 2, ws, wh, N * K * 2, &error);
+    g_autoptr (VlmTensor) bias = tensor_with (dev, VLM_DTYPE_F32, 1, bs, b, N * 4, &error);
+    if (!w32 || !w16 || !bias)
+      goto fail;
+
+    for (guint r = 0; r < G_N_ELEMENTS (rows); r++) {
+      gint64 M = rows[r];
+      g_autofree gfloat *x = random_floats ((gsize) M * K);
+      g_autofree gfloat *yb = g_new (gfloat, (gsize) M * N);
+      gint64 xs[2] = { M, K }, ys[2] = { M, N };
+      g_autoptr (VlmTensor) xt = tensor_with (dev, VLM_DTYPE_F32, 2, xs, x, M * K * 4, &error);
+      g_autoptr (VlmTensor) yt = tensor_with (dev, VLM_DTYPE_F32, 2, ys, NULL, 0, &error);
+      if (!xt || !yt)
+        goto fail;
+      gdouble flop = 2.0 * M * N * K;
+      MatmulCase c32 = { yt, xt, w32, bias }, c16 = { yt, xt, w16, bias };
+      gdouble t32 = time_calls (run_matmul, &c32, min_time, &error);
+      gdouble t16 = time_calls (run_matmul, &c16, min_time, &error);
+      if (t32 < 0 || t16 < 0)
+        goto fail;
+      g_print ("%-9s %5" G_GINT64_FORMAT " %5" G_GINT64_FORMAT " %5" G_GINT64_FORMAT
+               "   %9.1f %9.1f", shapes[s].what, M, K, N, flop / t32 / 1e9, flop / t16 / 1e9);
+#ifdef BENCH_HAVE_OPENBLAS
+      if (openblas) {
+        BlasCase bc = { (gint) M, (gint) N, (gint) K, x, w, yb };
+        gdouble tb = time_calls (run_blas, &bc, min_time, &error);
+        g_print (" %9.1f", flop / tb / 1e9);
+      }
+#endif
+      g_print ("\n");
+    }
+  }
+  g_print ("GFLOP/s, %u threads, best of batches over %.1f s per case\n", threads, min_time);
+  return 0;
+
+fail:
+  g_printerr ("bench-gemm: %s\n", error->message);
+  return 1;
+}
