@@ -1,0 +1,759 @@
+/* gst-vlm — the base class of the vlm video elements.
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+/**
+ * SECTION:gstvlmbase
+ * @title: GstVlmBase
+ * @short_description: base class of the vlm video elements
+ *
+ * An abstract in-place video filter: video passes through untouched (its
+ * memory is only mapped for reading; only the buffer's metadata is made
+ * writable, so no pixels are copied), and every `interval`-th frame is
+ * handed to the subclass's #GstVlmBaseClass.process with the model loaded.
+ *
+ * Raw video in RGB, RGBx, BGRx, RGBA, BGRA, NV12, I420 and YV12 is accepted
+ * directly: colour conversion, resizing and cropping happen in the engine's
+ * preprocessing, so no videoconvert/videoscale is needed in front. YUV is
+ * read as BT.601 limited range (the engine's convention).
+ *
+ * The model is loaded (or shared with other elements using the same folder
+ * and device, see #GstVlmModel) at the READY→PAUSED transition and given back
+ * at PAUSED→READY; a missing or broken model fails that state change with an
+ * error naming the folder and the reason.
+ */
+#include <string.h>
+
+#include "gstvlmbase.h"
+#include "vlm-meta.h"
+
+GST_DEBUG_CATEGORY_STATIC (gst_vlm_base_debug);
+#define GST_CAT_DEFAULT gst_vlm_base_debug
+
+#define DEFAULT_DEVICE "auto"
+#define DEFAULT_INTERVAL 1
+#define DEFAULT_POST_MESSAGES TRUE
+
+enum {
+  PROP_0,
+  PROP_MODEL,
+  PROP_DEVICE,
+  PROP_INTERVAL,
+  PROP_POST_MESSAGES,
+  PROP_STATS,
+};
+
+typedef struct {
+  /* properties, object lock */
+  gchar *model_path;
+  gchar *device;
+  gint interval;
+  gboolean post_messages;
+
+  /* streaming state */
+  GstVlmModel *model;
+  gboolean process_this;
+  gboolean colorimetry_warned;
+  GByteArray *scratch;
+
+  /* statistics, object lock */
+  guint64 frames_seen;
+  guint64 frames_processed;
+  guint64 image_encodes;
+  guint64 text_encodes;
+  gint64 process_us;
+  gint64 encode_us;
+} GstVlmBasePrivate;
+
+G_DEFINE_ABSTRACT_TYPE_WITH_CODE (GstVlmBase, gst_vlm_base, GST_TYPE_VIDEO_FILTER,
+                                  G_ADD_PRIVATE (GstVlmBase)
+                                  GST_DEBUG_CATEGORY_INIT (gst_vlm_base_debug, "vlmbase", 0,
+                                                           "gst-vlm element base class"));
+
+#define PRIV(b) ((GstVlmBasePrivate *) gst_vlm_base_get_instance_private (GST_VLM_BASE (b)))
+
+static GstStaticPadTemplate sink_template = GST_STATIC_PAD_TEMPLATE ("sink",
+    GST_PAD_SINK, GST_PAD_ALWAYS,
+    GST_STATIC_CAPS (GST_VIDEO_CAPS_MAKE (GST_VLM_BASE_FORMATS)));
+
+static GstStaticPadTemplate src_template = GST_STATIC_PAD_TEMPLATE ("src",
+    GST_PAD_SRC, GST_PAD_ALWAYS,
+    GST_STATIC_CAPS (GST_VIDEO_CAPS_MAKE (GST_VLM_BASE_FORMATS)));
+
+/* ------------------------------------------------------------------------ */
+/* properties */
+
+static gboolean
+is_running (GstVlmBase *base)
+{
+  GST_OBJECT_LOCK (base);
+  gboolean running = GST_STATE (base) > GST_STATE_READY ||
+                     GST_STATE_PENDING (base) > GST_STATE_READY;
+  GST_OBJECT_UNLOCK (base);
+  return running;
+}
+
+static GstStructure *
+make_stats (GstVlmBase *base)
+{
+  GstVlmBasePrivate *p = PRIV (base);
+  GST_OBJECT_LOCK (base);
+  GstStructure *s = gst_structure_new ("vlm-stats",
+      "frames-seen", G_TYPE_UINT64, p->frames_seen,
+      "frames-processed", G_TYPE_UINT64, p->frames_processed,
+      "image-encodes", G_TYPE_UINT64, p->image_encodes,
+      "text-encodes", G_TYPE_UINT64, p->text_encodes,
+      "mean-process-ms", G_TYPE_DOUBLE,
+      p->frames_processed ? p->process_us / 1000.0 / (gdouble) p->frames_processed : 0.0,
+      "mean-encode-ms", G_TYPE_DOUBLE,
+      p->image_encodes ? p->encode_us / 1000.0 / (gdouble) p->image_encodes : 0.0,
+      "model-loads", G_TYPE_UINT, gst_vlm_model_pool_get_loads (),
+      "model-users", G_TYPE_UINT, p->model ? gst_vlm_model_get_users (p->model) : 0u,
+      "device-name", G_TYPE_STRING, p->model ? gst_vlm_model_get_device_name (p->model) : "",
+      NULL);
+  GST_OBJECT_UNLOCK (base);
+  return s;
+}
+
+static void
+gst_vlm_base_set_property (GObject *object, guint prop_id, const GValue *value,
+                           GParamSpec *pspec)
+{
+  GstVlmBase *base = GST_VLM_BASE (object);
+  GstVlmBasePrivate *p = PRIV (base);
+
+  switch (prop_id) {
+    case PROP_MODEL:
+      if (is_running (base)) {
+        g_warning ("%s: the model can only be changed in the NULL or READY state; "
+                   "keeping \"%s\"", GST_OBJECT_NAME (base), p->model_path ? p->model_path : "");
+        break;
+      }
+      GST_OBJECT_LOCK (base);
+      g_free (p->model_path);
+      p->model_path = g_value_dup_string (value);
+      GST_OBJECT_UNLOCK (base);
+      break;
+    case PROP_DEVICE: {
+      const gchar *spec = g_value_get_string (value);
+      if (!gst_vlm_device_spec_is_valid (spec)) {
+        g_warning ("%s: invalid device \"%s\" (expected auto, cpu, vulkan or vulkan:N); "
+                   "keeping \"%s\"", GST_OBJECT_NAME (base), spec ? spec : "(null)", p->device);
+        break;
+      }
+      if (is_running (base)) {
+        g_warning ("%s: the device can only be changed in the NULL or READY state; "
+                   "keeping \"%s\"", GST_OBJECT_NAME (base), p->device);
+        break;
+      }
+      GST_OBJECT_LOCK (base);
+      g_free (p->device);
+      p->device = g_strdup (spec);
+      GST_OBJECT_UNLOCK (base);
+      break;
+    }
+    case PROP_INTERVAL:
+      GST_OBJECT_LOCK (base);
+      p->interval = g_value_get_int (value);
+      GST_OBJECT_UNLOCK (base);
+      break;
+    case PROP_POST_MESSAGES:
+      GST_OBJECT_LOCK (base);
+      p->post_messages = g_value_get_boolean (value);
+      GST_OBJECT_UNLOCK (base);
+      break;
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+      break;
+  }
+}
+
+static void
+gst_vlm_base_get_property (GObject *object, guint prop_id, GValue *value, GParamSpec *pspec)
+{
+  GstVlmBase *base = GST_VLM_BASE (object);
+  GstVlmBasePrivate *p = PRIV (base);
+
+  switch (prop_id) {
+    case PROP_MODEL:
+      GST_OBJECT_LOCK (base);
+      g_value_set_string (value, p->model_path);
+      GST_OBJECT_UNLOCK (base);
+      break;
+    case PROP_DEVICE:
+      GST_OBJECT_LOCK (base);
+      g_value_set_string (value, p->device);
+      GST_OBJECT_UNLOCK (base);
+      break;
+    case PROP_INTERVAL:
+      GST_OBJECT_LOCK (base);
+      g_value_set_int (value, p->interval);
+      GST_OBJECT_UNLOCK (base);
+      break;
+    case PROP_POST_MESSAGES:
+      GST_OBJECT_LOCK (base);
+      g_value_set_boolean (value, p->post_messages);
+      GST_OBJECT_UNLOCK (base);
+      break;
+    case PROP_STATS:
+      g_value_take_boxed (value, make_stats (base));
+      break;
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+      break;
+  }
+}
+
+/* ------------------------------------------------------------------------ */
+/* caps */
+
+/* Posts a readable error for caps outside the template (a source with
+ * fixed caps, appsrc, a harness). The pad rejects them right after this
+ * probe, so the flow still ends in not-negotiated. */
+static GstPadProbeReturn
+caps_probe (GstPad *pad, GstPadProbeInfo *info, gpointer user_data)
+{
+  GstVlmBase *base = user_data;
+  GstEvent *event = GST_PAD_PROBE_INFO_EVENT (info);
+  if (GST_EVENT_TYPE (event) != GST_EVENT_CAPS)
+    return GST_PAD_PROBE_OK;
+  GstCaps *caps;
+  gst_event_parse_caps (event, &caps);
+  g_autoptr (GstCaps) templ = gst_static_pad_template_get_caps (&sink_template);
+  if (!gst_caps_is_subset (caps, templ)) {
+    g_autofree gchar *got = gst_caps_to_string (caps);
+    GST_ELEMENT_ERROR (base, CORE, NEGOTIATION,
+        ("%s accepts raw video (video/x-raw, system memory) in the formats RGB, RGBx, BGRx, "
+         "RGBA, BGRA, NV12, I420 and YV12; put videoconvert in front for other formats",
+         GST_OBJECT_NAME (base)),
+        ("unsupported caps %s", got));
+  }
+  return GST_PAD_PROBE_OK;
+}
+
+static gboolean
+gst_vlm_base_set_info (GstVideoFilter *filter, GstCaps *incaps, GstVideoInfo *in_info,
+                       GstCaps *outcaps, GstVideoInfo *out_info)
+{
+  GstVlmBase *base = GST_VLM_BASE (filter);
+  GstVlmBasePrivate *p = PRIV (base);
+  if (GST_VIDEO_INFO_IS_YUV (in_info) && !p->colorimetry_warned &&
+      (in_info->colorimetry.matrix != GST_VIDEO_COLOR_MATRIX_BT601 ||
+       in_info->colorimetry.range == GST_VIDEO_COLOR_RANGE_0_255)) {
+    g_autofree gchar *c = gst_video_colorimetry_to_string (&in_info->colorimetry);
+    GST_WARNING_OBJECT (base, "colorimetry %s: YUV is read as BT.601 limited range, so colours "
+                        "differ slightly from a correct conversion", c ? c : "unknown");
+    p->colorimetry_warned = TRUE;
+  }
+  GST_DEBUG_OBJECT (base, "caps %" GST_PTR_FORMAT, incaps);
+  return TRUE;
+}
+
+/* ------------------------------------------------------------------------ */
+/* model */
+
+static gboolean
+gst_vlm_base_start (GstBaseTransform *trans)
+{
+  GstVlmBase *base = GST_VLM_BASE (trans);
+  GstVlmBasePrivate *p = PRIV (base);
+  GstVlmBaseClass *klass = GST_VLM_BASE_GET_CLASS (base);
+
+  GST_OBJECT_LOCK (base);
+  g_autofree gchar *folder = g_strdup (p->model_path);
+  g_autofree gchar *device = g_strdup (p->device);
+  p->frames_seen = p->frames_processed = p->image_encodes = p->text_encodes = 0;
+  p->process_us = p->encode_us = 0;
+  GST_OBJECT_UNLOCK (base);
+  p->colorimetry_warned = FALSE;
+
+  if (!folder || !*folder) {
+    GST_ELEMENT_ERROR (base, RESOURCE, NOT_FOUND,
+        ("%s: no model folder set (property \"model\")", GST_OBJECT_NAME (base)), (NULL));
+    return FALSE;
+  }
+  g_autoptr (GError) error = NULL;
+  GstVlmModel *model = gst_vlm_model_pool_acquire (folder, device, &error);
+  if (!model) {
+    GST_ELEMENT_ERROR (base, RESOURCE, OPEN_READ,
+        ("%s: cannot load the model in folder \"%s\" on device \"%s\": %s",
+         GST_OBJECT_NAME (base), folder, device, error->message), (NULL));
+    return FALSE;
+  }
+  GST_OBJECT_LOCK (base);
+  p->model = model;
+  GST_OBJECT_UNLOCK (base);
+  GST_INFO_OBJECT (base, "model %s on %s (%s), shared by %u", gst_vlm_model_get_id (model),
+                   device, gst_vlm_model_get_device_name (model),
+                   gst_vlm_model_get_users (model));
+
+  if (klass->model_loaded && !klass->model_loaded (base, &error)) {
+    GST_ELEMENT_ERROR (base, LIBRARY, INIT,
+        ("%s: model \"%s\": %s", GST_OBJECT_NAME (base), folder,
+         error ? error->message : "set-up failed"), (NULL));
+    GST_OBJECT_LOCK (base);
+    p->model = NULL;
+    GST_OBJECT_UNLOCK (base);
+    gst_vlm_model_pool_release (model);
+    return FALSE;
+  }
+  return TRUE;
+}
+
+static gboolean
+gst_vlm_base_stop (GstBaseTransform *trans)
+{
+  GstVlmBase *base = GST_VLM_BASE (trans);
+  GstVlmBasePrivate *p = PRIV (base);
+  GstVlmBaseClass *klass = GST_VLM_BASE_GET_CLASS (base);
+
+  if (p->model) {
+    if (klass->model_unloading)
+      klass->model_unloading (base);
+    g_autoptr (GstStructure) stats = make_stats (base);
+    GST_INFO_OBJECT (base, "%" GST_PTR_FORMAT, stats);
+    GST_OBJECT_LOCK (base);
+    GstVlmModel *model = p->model;
+    p->model = NULL;
+    GST_OBJECT_UNLOCK (base);
+    gst_vlm_model_pool_release (model);
+  }
+  if (p->scratch) {
+    g_byte_array_unref (p->scratch);
+    p->scratch = NULL;
+  }
+  return TRUE;
+}
+
+/* ------------------------------------------------------------------------ */
+/* streaming */
+
+/* Chooses whether this buffer is processed, and only then makes its
+ * metadata writable (a shallow copy sharing the memory, never the pixels). */
+static GstFlowReturn
+gst_vlm_base_prepare_output_buffer (GstBaseTransform *trans, GstBuffer *input,
+                                    GstBuffer **outbuf)
+{
+  GstVlmBase *base = GST_VLM_BASE (trans);
+  GstVlmBasePrivate *p = PRIV (base);
+
+  GST_OBJECT_LOCK (base);
+  gint interval = MAX (p->interval, 1);
+  p->process_this = p->frames_seen % (guint64) interval == 0 &&
+                    !GST_BUFFER_FLAG_IS_SET (input, GST_BUFFER_FLAG_GAP);
+  p->frames_seen++;
+  GST_OBJECT_UNLOCK (base);
+
+  if (p->process_this && !gst_buffer_is_writable (input))
+    *outbuf = gst_buffer_copy (input);
+  else
+    *outbuf = input;
+  return GST_FLOW_OK;
+}
+
+static GstFlowReturn
+gst_vlm_base_transform_ip (GstBaseTransform *trans, GstBuffer *buffer)
+{
+  GstVlmBase *base = GST_VLM_BASE (trans);
+  GstVideoFilter *filter = GST_VIDEO_FILTER (trans);
+  GstVlmBasePrivate *p = PRIV (base);
+  GstVlmBaseClass *klass = GST_VLM_BASE_GET_CLASS (base);
+
+  if (!p->process_this || !klass->process)
+    return GST_FLOW_OK;
+  if (!filter->negotiated) {
+    GST_ELEMENT_ERROR (base, CORE, NOT_IMPLEMENTED, (NULL), ("buffer before caps"));
+    return GST_FLOW_NOT_NEGOTIATED;
+  }
+  /* NO_REF: a reference held by the frame would make the buffer's
+   * metadata read-only for the subclass */
+  GstVideoFrame frame;
+  if (!gst_video_frame_map (&frame, &filter->in_info, buffer,
+                            GST_MAP_READ | GST_VIDEO_FRAME_MAP_FLAG_NO_REF)) {
+    GST_ELEMENT_ERROR (base, STREAM, FORMAT, (NULL),
+        ("buffer of %" G_GSIZE_FORMAT " bytes does not hold a %dx%d %s frame",
+         gst_buffer_get_size (buffer), GST_VIDEO_INFO_WIDTH (&filter->in_info),
+         GST_VIDEO_INFO_HEIGHT (&filter->in_info),
+         GST_VIDEO_INFO_NAME (&filter->in_info)));
+    return GST_FLOW_ERROR;
+  }
+  gint64 t0 = g_get_monotonic_time ();
+  GstFlowReturn ret = klass->process (base, buffer, &frame);
+  gint64 dt = g_get_monotonic_time () - t0;
+  gst_video_frame_unmap (&frame);
+
+  GST_OBJECT_LOCK (base);
+  p->frames_processed++;
+  p->process_us += dt;
+  GST_OBJECT_UNLOCK (base);
+  GST_LOG_OBJECT (base, "frame %" G_GUINT64_FORMAT " processed in %.2f ms", p->frames_seen - 1,
+                  dt / 1000.0);
+  return ret;
+}
+
+/* ------------------------------------------------------------------------ */
+/* helpers for subclasses */
+
+/**
+ * gst_vlm_base_get_clip:
+ * @base: an element
+ *
+ * Returns: (transfer none) (nullable): the CLIP model, between READY→PAUSED
+ *   and PAUSED→READY.
+ */
+VlmClipModel *
+gst_vlm_base_get_clip (GstVlmBase *base)
+{
+  GstVlmBasePrivate *p = PRIV (base);
+  return p->model ? gst_vlm_model_get_clip (p->model) : NULL;
+}
+
+/**
+ * gst_vlm_base_get_model_id:
+ * @base: an element
+ *
+ * Returns: (nullable): the id embedding metas carry (the canonical model
+ *   folder), while the model is loaded.
+ */
+const gchar *
+gst_vlm_base_get_model_id (GstVlmBase *base)
+{
+  GstVlmBasePrivate *p = PRIV (base);
+  return p->model ? gst_vlm_model_get_id (p->model) : NULL;
+}
+
+static gboolean
+pixel_format (GstVideoFormat format, VlmPixelFormat *out)
+{
+  switch (format) {
+    case GST_VIDEO_FORMAT_RGB: *out = VLM_PIXEL_RGB; return TRUE;
+    case GST_VIDEO_FORMAT_RGBx: *out = VLM_PIXEL_RGBX; return TRUE;
+    case GST_VIDEO_FORMAT_RGBA: *out = VLM_PIXEL_RGBA; return TRUE;
+    case GST_VIDEO_FORMAT_BGRx: *out = VLM_PIXEL_BGRX; return TRUE;
+    case GST_VIDEO_FORMAT_BGRA: *out = VLM_PIXEL_BGRA; return TRUE;
+    case GST_VIDEO_FORMAT_NV12: *out = VLM_PIXEL_NV12; return TRUE;
+    case GST_VIDEO_FORMAT_I420:
+    case GST_VIDEO_FORMAT_YV12: *out = VLM_PIXEL_I420; return TRUE;
+    default: return FALSE;
+  }
+}
+
+/* Fills @vf from a mapped frame: one base pointer with a byte offset per
+ * plane, in the engine's plane order (Y, U, V for I420/YV12; Y, UV for
+ * NV12). When the planes are not inside one mapping (several memories),
+ * they are packed into @scratch first. */
+static gboolean
+frame_to_clip (GstVideoFrame *frame, GByteArray **scratch, VlmClipFrame *vf, GError **error)
+{
+  GstVideoFormat format = GST_VIDEO_FRAME_FORMAT (frame);
+  memset (vf, 0, sizeof *vf);
+  if (!pixel_format (format, &vf->params.format)) {
+    g_set_error (error, VLM_ERROR, VLM_ERROR_UNSUPPORTED, "video format %s is not supported",
+                 gst_video_format_to_string (format));
+    return FALSE;
+  }
+  vf->params.width = GST_VIDEO_FRAME_WIDTH (frame);
+  vf->params.height = GST_VIDEO_FRAME_HEIGHT (frame);
+
+  /* (component used to find the plane, rows) per engine plane */
+  gint n = GST_VIDEO_FRAME_N_PLANES (frame) == 2 ? 2 : GST_VIDEO_FRAME_N_COMPONENTS (frame);
+  if (!GST_VIDEO_FORMAT_INFO_IS_YUV (frame->info.finfo))
+    n = 1;
+  const guint8 *data[3] = { NULL, NULL, NULL };
+  gsize bytes[3] = { 0, 0, 0 };
+  for (gint i = 0; i < n; i++) {
+    /* Packed RGB: the plane's start (component 0 of BGRx is not at byte
+     * 0). YUV: component i's first sample; for NV12's U that is the
+     * interleaved plane's start, as the engine wants. */
+    gint stride = n == 1 ? GST_VIDEO_FRAME_PLANE_STRIDE (frame, 0)
+                         : GST_VIDEO_FRAME_COMP_STRIDE (frame, i);
+    gint rows = GST_VIDEO_FRAME_COMP_HEIGHT (frame, i);
+    gsize row_bytes = (gsize) GST_VIDEO_FRAME_COMP_WIDTH (frame, i) *
+                      (gsize) GST_VIDEO_FRAME_COMP_PSTRIDE (frame, i);
+    data[i] = n == 1 ? GST_VIDEO_FRAME_PLANE_DATA (frame, 0) : GST_VIDEO_FRAME_COMP_DATA (frame, i);
+    if (stride <= 0 || rows <= 0 || !data[i] || (gsize) stride < row_bytes) {
+      g_set_error (error, VLM_ERROR, VLM_ERROR_UNSUPPORTED,
+                   "plane %d: stride %d for %" G_GSIZE_FORMAT " bytes per row, %d rows "
+                   "(negative strides are not supported)", i, stride, row_bytes, rows);
+      return FALSE;
+    }
+    vf->params.stride[i] = stride;
+    /* the last row may stop at its last pixel */
+    bytes[i] = (gsize) stride * (gsize) (rows - 1) + row_bytes;
+  }
+
+  const guint8 *start = frame->map[0].data;
+  const guint8 *end = start ? start + frame->map[0].size : NULL;
+  gboolean inside = start != NULL;
+  for (gint i = 0; inside && i < n; i++)
+    inside = data[i] >= start && data[i] + bytes[i] <= end;
+  if (inside) {
+    vf->data = start;
+    vf->size = frame->map[0].size;
+    for (gint i = 0; i < n; i++)
+      vf->params.plane_offset[i] = (gsize) (data[i] - start);
+    return TRUE;
+  }
+
+  gsize total = 0;
+  for (gint i = 0; i < n; i++)
+    total += bytes[i];
+  if (!*scratch)
+    *scratch = g_byte_array_new ();
+  g_byte_array_set_size (*scratch, (guint) total);
+  gsize offset = 0;
+  for (gint i = 0; i < n; i++) {
+    memcpy ((*scratch)->data + offset, data[i], bytes[i]);
+    vf->params.plane_offset[i] = offset;
+    offset += bytes[i];
+  }
+  vf->data = (*scratch)->data;
+  vf->size = total;
+  return TRUE;
+}
+
+/**
+ * gst_vlm_base_encode_frame:
+ * @base: an element with its model loaded
+ * @frame: a mapped frame in one of the supported formats
+ * @embedding: (out caller-allocates) (array): projection_dim floats,
+ *   L2-normalised
+ * @error: return location for a #GError
+ *
+ * Runs the image tower on a frame (preprocessing included) and counts it in
+ * the `stats` property's `image-encodes`.
+ *
+ * Returns: %TRUE on success.
+ */
+gboolean
+gst_vlm_base_encode_frame (GstVlmBase *base, GstVideoFrame *frame, gfloat *embedding,
+                           GError **error)
+{
+  GstVlmBasePrivate *p = PRIV (base);
+  VlmClipModel *clip = gst_vlm_base_get_clip (base);
+  if (!clip) {
+    g_set_error (error, VLM_ERROR, VLM_ERROR_INVALID_ARGUMENT, "no model loaded");
+    return FALSE;
+  }
+  VlmClipFrame vf;
+  if (!frame_to_clip (frame, &p->scratch, &vf, error))
+    return FALSE;
+  gint64 t0 = g_get_monotonic_time ();
+  gboolean ok = vlm_clip_encode_frames (clip, &vf, 1, embedding, error);
+  gint64 dt = g_get_monotonic_time () - t0;
+  GST_OBJECT_LOCK (base);
+  p->image_encodes++;
+  p->encode_us += dt;
+  GST_OBJECT_UNLOCK (base);
+  return ok;
+}
+
+/**
+ * gst_vlm_base_encode_texts:
+ * @base: an element with its model loaded
+ * @texts: (array length=n): prompts
+ * @n: number of prompts
+ * @embeddings: (out caller-allocates) (array): n × projection_dim floats,
+ *   L2-normalised
+ * @error: return location for a #GError
+ *
+ * Runs the text tower and counts the prompts in the `stats` property's
+ * `text-encodes`.
+ *
+ * Returns: %TRUE on success.
+ */
+gboolean
+gst_vlm_base_encode_texts (GstVlmBase *base, const gchar *const *texts, gint n,
+                           gfloat *embeddings, GError **error)
+{
+  GstVlmBasePrivate *p = PRIV (base);
+  VlmClipModel *clip = gst_vlm_base_get_clip (base);
+  if (!clip) {
+    g_set_error (error, VLM_ERROR, VLM_ERROR_INVALID_ARGUMENT, "no model loaded");
+    return FALSE;
+  }
+  gboolean ok = vlm_clip_encode_texts (clip, texts, n, embeddings, error);
+  GST_OBJECT_LOCK (base);
+  p->text_encodes += (guint64) n;
+  GST_OBJECT_UNLOCK (base);
+  return ok;
+}
+
+/**
+ * gst_vlm_base_new_result:
+ * @base: an element
+ * @name: structure name ("vlm-embedding", "vlm-match", …)
+ * @buffer: (nullable): the buffer the result belongs to
+ *
+ * Starts a result message: a structure with the buffer's `pts`, `duration`,
+ * `running-time` and `stream-time` (unsigned 64-bit nanoseconds, or
+ * GST_CLOCK_TIME_NONE when unknown).
+ *
+ * Returns: (transfer full): the structure, to fill and give to
+ *   gst_vlm_base_post_result().
+ */
+GstStructure *
+gst_vlm_base_new_result (GstVlmBase *base, const gchar *name, GstBuffer *buffer)
+{
+  GstSegment *segment = &GST_BASE_TRANSFORM (base)->segment;
+  GstClockTime pts = buffer ? GST_BUFFER_PTS (buffer) : GST_CLOCK_TIME_NONE;
+  GstClockTime running = GST_CLOCK_TIME_NONE, stream = GST_CLOCK_TIME_NONE;
+  if (GST_CLOCK_TIME_IS_VALID (pts) && segment->format == GST_FORMAT_TIME) {
+    running = gst_segment_to_running_time (segment, GST_FORMAT_TIME, pts);
+    stream = gst_segment_to_stream_time (segment, GST_FORMAT_TIME, pts);
+  }
+  return gst_structure_new (name,
+      "pts", G_TYPE_UINT64, (guint64) pts,
+      "duration", G_TYPE_UINT64,
+      (guint64) (buffer ? GST_BUFFER_DURATION (buffer) : GST_CLOCK_TIME_NONE),
+      "running-time", G_TYPE_UINT64, (guint64) running,
+      "stream-time", G_TYPE_UINT64, (guint64) stream, NULL);
+}
+
+/**
+ * gst_vlm_base_post_result:
+ * @base: an element
+ * @result: (transfer full): a structure from gst_vlm_base_new_result()
+ *
+ * Posts @result as an element message on the bus, unless the
+ * `post-messages` property is %FALSE.
+ */
+void
+gst_vlm_base_post_result (GstVlmBase *base, GstStructure *result)
+{
+  GstVlmBasePrivate *p = PRIV (base);
+  GST_OBJECT_LOCK (base);
+  gboolean post = p->post_messages;
+  GST_OBJECT_UNLOCK (base);
+  if (!post) {
+    gst_structure_free (result);
+    return;
+  }
+  gst_element_post_message (GST_ELEMENT (base),
+                            gst_message_new_element (GST_OBJECT (base), result));
+}
+
+/* ------------------------------------------------------------------------ */
+/* GObject */
+
+static void
+gst_vlm_base_finalize (GObject *object)
+{
+  GstVlmBasePrivate *p = PRIV (object);
+  g_free (p->model_path);
+  g_free (p->device);
+  if (p->model)
+    gst_vlm_model_pool_release (p->model);
+  if (p->scratch)
+    g_byte_array_unref (p->scratch);
+  G_OBJECT_CLASS (gst_vlm_base_parent_class)->finalize (object);
+}
+
+static void
+gst_vlm_base_init (GstVlmBase *base)
+{
+  GstVlmBasePrivate *p = PRIV (base);
+  p->device = g_strdup (DEFAULT_DEVICE);
+  p->interval = DEFAULT_INTERVAL;
+  p->post_messages = DEFAULT_POST_MESSAGES;
+  gst_base_transform_set_in_place (GST_BASE_TRANSFORM (base), TRUE);
+  gst_base_transform_set_passthrough (GST_BASE_TRANSFORM (base), FALSE);
+  gst_pad_add_probe (GST_BASE_TRANSFORM_SINK_PAD (base), GST_PAD_PROBE_TYPE_EVENT_DOWNSTREAM,
+                     caps_probe, base, NULL);
+}
+
+static void
+gst_vlm_base_class_init (GstVlmBaseClass *klass)
+{
+  GObjectClass *gobject_class = G_OBJECT_CLASS (klass);
+  GstElementClass *element_class = GST_ELEMENT_CLASS (klass);
+  GstBaseTransformClass *trans_class = GST_BASE_TRANSFORM_CLASS (klass);
+  GstVideoFilterClass *filter_class = GST_VIDEO_FILTER_CLASS (klass);
+
+  gobject_class->set_property = gst_vlm_base_set_property;
+  gobject_class->get_property = gst_vlm_base_get_property;
+  gobject_class->finalize = gst_vlm_base_finalize;
+
+  /**
+   * GstVlmBase:model:
+   *
+   * The model folder (a Hugging Face CLIP layout: config.json,
+   * model.safetensors, vocab.json, merges.txt, preprocessor_config.json).
+   * Elements naming the same folder (after resolving symbolic links) and
+   * the same device share one loaded instance.
+   */
+  g_object_class_install_property (gobject_class, PROP_MODEL,
+      g_param_spec_string ("model", "Model folder",
+          "Folder of the model (Hugging Face layout: config.json, model.safetensors, "
+          "tokenizer files); loaded at READY→PAUSED, shared with every element using the "
+          "same folder and device",
+          NULL,
+          G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_READY));
+
+  /**
+   * GstVlmBase:device:
+   *
+   * Compute device: "auto" (a GPU when Vulkan offers one, else the CPU
+   * backend), "cpu", "vulkan" (the best GPU) or "vulkan:N" (Vulkan
+   * physical device N, including CPU implementations such as lavapipe). An
+   * invalid string is rejected with a warning and the old value kept.
+   */
+  g_object_class_install_property (gobject_class, PROP_DEVICE,
+      g_param_spec_string ("device", "Device",
+          "Compute device: auto, cpu, vulkan or vulkan:N (N = Vulkan device index, as listed "
+          "by `vlm devices`)",
+          DEFAULT_DEVICE,
+          G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_READY));
+
+  /**
+   * GstVlmBase:interval:
+   *
+   * Process one frame in every @interval (the first, then every
+   * @interval-th); the others pass through without results.
+   */
+  g_object_class_install_property (gobject_class, PROP_INTERVAL,
+      g_param_spec_int ("interval", "Interval",
+          "Process every Nth frame (1 = every frame); the others pass through unannotated",
+          1, G_MAXINT, DEFAULT_INTERVAL,
+          G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_PLAYING));
+
+  /**
+   * GstVlmBase:post-messages:
+   *
+   * Whether every result is also posted as an element message on the bus.
+   */
+  g_object_class_install_property (gobject_class, PROP_POST_MESSAGES,
+      g_param_spec_boolean ("post-messages", "Post messages",
+          "Post an element message on the bus for every result (gst-launch-1.0 -m prints them)",
+          DEFAULT_POST_MESSAGES,
+          G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_PLAYING));
+
+  /**
+   * GstVlmBase:stats:
+   *
+   * Counters since the last READY→PAUSED, as a "vlm-stats" structure:
+   * frames-seen, frames-processed, image-encodes and text-encodes
+   * (guint64), mean-process-ms (per processed frame) and mean-encode-ms
+   * (per image encode) (gdouble), model-loads (guint, model loads in the
+   * whole process so far), model-users (guint, elements sharing this model
+   * instance) and device-name (string).
+   */
+  g_object_class_install_property (gobject_class, PROP_STATS,
+      g_param_spec_boxed ("stats", "Statistics",
+          "Frames seen/processed, encoder runs, mean processing time, model loads in the "
+          "process and users of this model instance",
+          GST_TYPE_STRUCTURE, G_PARAM_READABLE | G_PARAM_STATIC_STRINGS));
+
+  gst_element_class_add_static_pad_template (element_class, &sink_template);
+  gst_element_class_add_static_pad_template (element_class, &src_template);
+
+  trans_class->start = GST_DEBUG_FUNCPTR (gst_vlm_base_start);
+  trans_class->stop = GST_DEBUG_FUNCPTR (gst_vlm_base_stop);
+  trans_class->prepare_output_buffer = GST_DEBUG_FUNCPTR (gst_vlm_base_prepare_output_buffer);
+  trans_class->transform_ip = GST_DEBUG_FUNCPTR (gst_vlm_base_transform_ip);
+  trans_class->passthrough_on_same_caps = FALSE;
+  trans_class->transform_ip_on_passthrough = TRUE;
+  filter_class->set_info = GST_DEBUG_FUNCPTR (gst_vlm_base_set_info);
+
+  gst_type_mark_as_plugin_api (GST_TYPE_VLM_BASE, 0);
+  gst_vlm_meta_register ();
+}

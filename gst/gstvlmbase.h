@@ -1,0 +1,63 @@
+/* gst-vlm — the base class of the vlm video elements.
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#pragma once
+
+#include <gst/gst.h>
+#include <gst/video/video.h>
+#include <gst/video/gstvideofilter.h>
+
+#include "gstvlmmodelpool.h"
+
+G_BEGIN_DECLS
+
+#define GST_TYPE_VLM_BASE (gst_vlm_base_get_type ())
+G_DECLARE_DERIVABLE_TYPE (GstVlmBase, gst_vlm_base, GST, VLM_BASE, GstVideoFilter)
+
+/**
+ * GST_VLM_BASE_FORMATS:
+ *
+ * The raw video formats every vlm element takes without a videoconvert in
+ * front (the engine converts and resizes them itself), as a caps format
+ * list.
+ */
+#define GST_VLM_BASE_FORMATS "{ RGB, RGBx, BGRx, RGBA, BGRA, NV12, I420, YV12 }"
+
+/**
+ * GstVlmBaseClass:
+ * @parent_class: the parent class
+ * @model_loaded: optional; called at READY→PAUSED once the model is
+ *   available (gst_vlm_base_get_clip() works); %FALSE with @error set fails
+ *   the state change
+ * @model_unloading: optional; called at PAUSED→READY before the model is
+ *   given back
+ * @process: called for every frame the `interval` selects, with the buffer
+ *   (metadata writable) and its frame mapped for reading. Return
+ *   %GST_FLOW_OK, or post an error and return %GST_FLOW_ERROR.
+ *
+ * Subclasses implement @process; the base class owns caps, properties,
+ * model sharing, frame selection and statistics.
+ */
+struct _GstVlmBaseClass {
+  GstVideoFilterClass parent_class;
+
+  gboolean      (*model_loaded)    (GstVlmBase *base, GError **error);
+  void          (*model_unloading) (GstVlmBase *base);
+  GstFlowReturn (*process)         (GstVlmBase *base, GstBuffer *buffer,
+                                    GstVideoFrame *frame);
+
+  /*< private >*/
+  gpointer _reserved[GST_PADDING];
+};
+
+VlmClipModel *gst_vlm_base_get_clip          (GstVlmBase *base);
+const gchar  *gst_vlm_base_get_model_id      (GstVlmBase *base);
+gboolean      gst_vlm_base_encode_frame      (GstVlmBase *base, GstVideoFrame *frame,
+                                              gfloat *embedding, GError **error);
+gboolean      gst_vlm_base_encode_texts      (GstVlmBase *base, const gchar *const *texts,
+                                              gint n, gfloat *embeddings, GError **error);
+GstStructure *gst_vlm_base_new_result        (GstVlmBase *base, const gchar *name,
+                                              GstBuffer *buffer);
+void          gst_vlm_base_post_result       (GstVlmBase *base, GstStructure *result);
+
+G_END_DECLS

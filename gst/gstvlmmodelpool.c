@@ -1,0 +1,271 @@
+/* gst-vlm — one loaded model per (model folder, device) in the process.
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ *
+ * The pool maps "canonical folder \n device spec" to an entry. Entries are
+ * created and removed under the pool lock; loading happens under the
+ * entry's own lock, so two elements asking for the same model wait for one
+ * load while elements asking for other models are not held up.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <gst/gst.h>
+
+#include "gstvlmmodelpool.h"
+
+GST_DEBUG_CATEGORY_STATIC (vlm_pool_debug);
+#define GST_CAT_DEFAULT vlm_pool_debug
+
+struct _GstVlmModel {
+  gchar *key;
+  gchar *id;            /* canonical folder */
+  gchar *device_spec;
+  guint users;          /* pool lock */
+  GMutex load_lock;
+  VlmClipModel *clip;   /* load_lock while loading; read-only once set */
+  gchar *device_name;
+};
+
+static GMutex pool_lock;
+static GHashTable *pool;        /* key → GstVlmModel, pool_lock */
+static gint n_loads;            /* atomic */
+
+static void
+init_debug (void)
+{
+  static gsize done = 0;
+  if (g_once_init_enter (&done)) {
+    GST_DEBUG_CATEGORY_INIT (vlm_pool_debug, "vlmmodelpool", 0,
+                             "gst-vlm shared model instances");
+    g_once_init_leave (&done, 1);
+  }
+}
+
+/**
+ * gst_vlm_device_spec_is_valid:
+ * @spec: (nullable): a device string
+ *
+ * Checks the syntax of a device string: "auto", "cpu", "vulkan" or
+ * "vulkan:N" with N a decimal index. Whether the device exists is only known
+ * when it is opened.
+ *
+ * Returns: %TRUE when @spec is well formed.
+ */
+gboolean
+gst_vlm_device_spec_is_valid (const gchar *spec)
+{
+  if (!spec)
+    return FALSE;
+  if (!strcmp (spec, "auto") || !strcmp (spec, "cpu") || !strcmp (spec, "vulkan"))
+    return TRUE;
+  if (!g_str_has_prefix (spec, "vulkan:"))
+    return FALSE;
+  const gchar *n = spec + strlen ("vulkan:");
+  if (!*n || strlen (n) > 4)
+    return FALSE;
+  for (const gchar *c = n; *c; c++)
+    if (!g_ascii_isdigit (*c))
+      return FALSE;
+  return TRUE;
+}
+
+/**
+ * gst_vlm_canonical_folder:
+ * @folder: a model folder, relative or absolute
+ * @error: return location for a #GError
+ *
+ * Resolves @folder to an absolute path without symbolic links or "..", the
+ * id under which the model is shared and which embedding metas carry.
+ *
+ * Returns: (transfer full) (nullable): the canonical path, or %NULL with
+ *   @error set when the folder does not exist or is not a folder.
+ */
+gchar *
+gst_vlm_canonical_folder (const gchar *folder, GError **error)
+{
+  if (!folder || !*folder) {
+    g_set_error (error, G_FILE_ERROR, G_FILE_ERROR_INVAL, "no model folder given");
+    return NULL;
+  }
+  char *real = realpath (folder, NULL);
+  if (!real) {
+    int e = errno;
+    g_set_error (error, G_FILE_ERROR, g_file_error_from_errno (e), "%s: %s", folder,
+                 g_strerror (e));
+    return NULL;
+  }
+  if (!g_file_test (real, G_FILE_TEST_IS_DIR)) {
+    g_set_error (error, G_FILE_ERROR, G_FILE_ERROR_NOTDIR, "%s: not a folder", folder);
+    free (real);
+    return NULL;
+  }
+  gchar *out = g_strdup (real);
+  free (real);
+  return out;
+}
+
+static void
+model_free (GstVlmModel *m)
+{
+  if (m->clip)
+    vlm_clip_model_free (m->clip);
+  g_mutex_clear (&m->load_lock);
+  g_free (m->key);
+  g_free (m->id);
+  g_free (m->device_spec);
+  g_free (m->device_name);
+  g_free (m);
+}
+
+static gboolean
+load (GstVlmModel *m, GError **error)
+{
+  g_autoptr (VlmDevice) device = vlm_device_open (m->device_spec, error);
+  if (!device)
+    return FALSE;
+  gint64 t0 = g_get_monotonic_time ();
+  m->clip = vlm_clip_model_load (m->id, device, VLM_DTYPE_F32, error);
+  if (!m->clip)
+    return FALSE;
+  m->device_name = g_strdup (vlm_device_get_name (device));
+  g_atomic_int_inc (&n_loads);
+  GST_INFO ("loaded %s on %s (%s) in %.1f ms", m->id, m->device_spec, m->device_name,
+            (g_get_monotonic_time () - t0) / 1000.0);
+  return TRUE;
+}
+
+/**
+ * gst_vlm_model_pool_acquire:
+ * @folder: the model folder
+ * @device: (nullable): device string ("auto" when %NULL)
+ * @error: return location for a #GError
+ *
+ * Returns the shared instance for (@folder, @device), loading it when no
+ * element holds it yet. Blocks while another thread loads the same model.
+ *
+ * Returns: (transfer full) (nullable): a reference, to give back with
+ *   gst_vlm_model_pool_release(), or %NULL with @error set.
+ */
+GstVlmModel *
+gst_vlm_model_pool_acquire (const gchar *folder, const gchar *device, GError **error)
+{
+  init_debug ();
+  if (!device)
+    device = "auto";
+  g_autofree gchar *id = gst_vlm_canonical_folder (folder, error);
+  if (!id)
+    return NULL;
+  g_autofree gchar *key = g_strdup_printf ("%s\n%s", id, device);
+
+  g_mutex_lock (&pool_lock);
+  if (!pool)
+    pool = g_hash_table_new (g_str_hash, g_str_equal);
+  GstVlmModel *m = g_hash_table_lookup (pool, key);
+  if (!m) {
+    m = g_new0 (GstVlmModel, 1);
+    m->key = g_steal_pointer (&key);
+    m->id = g_steal_pointer (&id);
+    m->device_spec = g_strdup (device);
+    g_mutex_init (&m->load_lock);
+    g_hash_table_insert (pool, m->key, m);
+  }
+  m->users++;
+  g_mutex_unlock (&pool_lock);
+
+  g_mutex_lock (&m->load_lock);
+  gboolean ok = m->clip != NULL || load (m, error);
+  g_mutex_unlock (&m->load_lock);
+  if (!ok) {
+    gst_vlm_model_pool_release (m);
+    return NULL;
+  }
+  GST_DEBUG ("%s on %s: %u users", m->id, m->device_spec, gst_vlm_model_get_users (m));
+  return m;
+}
+
+/**
+ * gst_vlm_model_pool_release:
+ * @model: (transfer full): a reference from gst_vlm_model_pool_acquire()
+ *
+ * Gives a reference back; the last one frees the model.
+ */
+void
+gst_vlm_model_pool_release (GstVlmModel *model)
+{
+  if (!model)
+    return;
+  g_mutex_lock (&pool_lock);
+  g_assert (model->users > 0);
+  gboolean last = --model->users == 0;
+  if (last)
+    g_hash_table_remove (pool, model->key);
+  g_mutex_unlock (&pool_lock);
+  if (last) {
+    GST_INFO ("freeing %s on %s", model->id, model->device_spec);
+    model_free (model);
+  }
+}
+
+/**
+ * gst_vlm_model_pool_get_loads:
+ *
+ * Returns: how many times a model was loaded in this process (for tests
+ *   and the `stats` property: two elements sharing one model count one).
+ */
+guint
+gst_vlm_model_pool_get_loads (void)
+{
+  return (guint) g_atomic_int_get (&n_loads);
+}
+
+/**
+ * gst_vlm_model_get_clip:
+ * @model: a model reference
+ *
+ * Returns: (transfer none): the loaded CLIP model.
+ */
+VlmClipModel *
+gst_vlm_model_get_clip (GstVlmModel *model)
+{
+  return model->clip;
+}
+
+/**
+ * gst_vlm_model_get_id:
+ * @model: a model reference
+ *
+ * Returns: the model id: the canonical model folder.
+ */
+const gchar *
+gst_vlm_model_get_id (GstVlmModel *model)
+{
+  return model->id;
+}
+
+/**
+ * gst_vlm_model_get_device_name:
+ * @model: a model reference
+ *
+ * Returns: the name of the device the model runs on.
+ */
+const gchar *
+gst_vlm_model_get_device_name (GstVlmModel *model)
+{
+  return model->device_name ? model->device_name : "";
+}
+
+/**
+ * gst_vlm_model_get_users:
+ * @model: a model reference
+ *
+ * Returns: how many references the instance has (elements sharing it).
+ */
+guint
+gst_vlm_model_get_users (GstVlmModel *model)
+{
+  g_mutex_lock (&pool_lock);
+  guint n = model->users;
+  g_mutex_unlock (&pool_lock);
+  return n;
+}

@@ -1,0 +1,36 @@
+/* gst-vlm — one loaded model per (model folder, device) in the process.
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#pragma once
+
+#include <glib.h>
+
+#include "models/vlm-clip.h"
+
+G_BEGIN_DECLS
+
+/**
+ * GstVlmModel:
+ *
+ * A reference to a model instance shared through the pool. Every element
+ * that asks for the same canonical folder on the same device string gets the
+ * same instance; the weights are loaded once and freed with the last
+ * reference. The engine serialises encoding calls on one instance, so it
+ * can be used from several streaming threads.
+ */
+typedef struct _GstVlmModel GstVlmModel;
+
+GstVlmModel  *gst_vlm_model_pool_acquire    (const gchar *folder, const gchar *device,
+                                             GError **error);
+void          gst_vlm_model_pool_release    (GstVlmModel *model);
+guint         gst_vlm_model_pool_get_loads  (void);
+
+VlmClipModel *gst_vlm_model_get_clip        (GstVlmModel *model);
+const gchar  *gst_vlm_model_get_id          (GstVlmModel *model);
+const gchar  *gst_vlm_model_get_device_name (GstVlmModel *model);
+guint         gst_vlm_model_get_users       (GstVlmModel *model);
+
+gchar        *gst_vlm_canonical_folder      (const gchar *folder, GError **error);
+gboolean      gst_vlm_device_spec_is_valid  (const gchar *spec);
+
+G_END_DECLS
