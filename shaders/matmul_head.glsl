@@ -9,8 +9,18 @@
 // y may alias residual: each element is read and then written by the same
 // invocation (vlm_store()).
 
+#ifdef WEIGHT_F16
+#define WEIGHT_T4 f16vec4
+#else
+#define WEIGHT_T4 vec4
+#endif
+
 VLM_BUFFER_RO(0, float, x_data)
 VLM_BUFFER_RO(1, WEIGHT_T, w_data)
+// The same bindings read four elements at a time (vlm_load_x4(),
+// vlm_load_w4()).
+layout(std430, set = 0, binding = 0) readonly buffer VlmBuffer0x4 { vec4 x4_data[]; };
+layout(std430, set = 0, binding = 1) readonly buffer VlmBuffer1x4 { WEIGHT_T4 w4_data[]; };
 VLM_BUFFER_RO(2, float, bias_data)
 // Not readonly: y may alias residual, and lavapipe miscompiles loads through
 // a readonly binding whose memory another binding writes.
@@ -26,6 +36,35 @@ layout(push_constant) uniform Push {
   uint has_bias;
   uint has_residual;
 } pc;
+
+// x[m][k … k + 3], zeros past K; k < K. Rows are whole aligned vec4s when K
+// and the tensor's offset are multiples of 4, else read element by element.
+vec4
+vlm_load_x4 (uint m, uint k)
+{
+  uint e = VLM_OFFSET(0) + m * pc.K + k;
+  if (pc.K % 4u == 0u && VLM_OFFSET(0) % 4u == 0u)
+    return x4_data[e / 4u];
+  vec4 v = vec4 (0.0);
+  for (uint c = 0u; c < 4u; c++)
+    if (k + c < pc.K)
+      v[c] = x_data[e + c];
+  return v;
+}
+
+// w[n][k … k + 3] as f32, zeros past K; k < K.
+vec4
+vlm_load_w4 (uint n, uint k)
+{
+  uint e = VLM_OFFSET(1) + n * pc.K + k;
+  if (pc.K % 4u == 0u && VLM_OFFSET(1) % 4u == 0u)
+    return vec4 (w4_data[e / 4u]);
+  vec4 v = vec4 (0.0);
+  for (uint c = 0u; c < 4u; c++)
+    if (k + c < pc.K)
+      v[c] = float(w_data[e + c]);
+  return v;
+}
 
 // Finishes output (m, n) from its dot product and stores it.
 void

@@ -5,9 +5,10 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 //
 // The weight dominates the traffic, so each workgroup streams NR rows of w
-// once, for all M rows of x: invocation t accumulates the products at
-// k = t, t + WG, … (consecutive invocations read consecutive k), then the
-// WG partial sums of each of the M·NR outputs are added up in shared memory.
+// once, for all M rows of x: invocation t accumulates the products of the
+// four-element chunks k = 4t, 4(t + WG), … (consecutive invocations read
+// consecutive chunks), then the WG partial sums of each of the M·NR outputs
+// are added up in shared memory.
 #include "common.glsl"
 
 layout(local_size_x_id = 0) in;
@@ -30,25 +31,24 @@ main ()
   for (uint block = gl_WorkGroupID.y * gl_NumWorkGroups.x + gl_WorkGroupID.x; block < n_blocks;
        block += n_groups) {
     uint n0 = block * NR;
-    float acc[MR * NR];
+    vec4 acc[MR * NR];
     for (uint a = 0u; a < MR * NR; a++)
-      acc[a] = 0.0;
+      acc[a] = vec4 (0.0);
 
-    for (uint k = t; k < pc.K; k += wg) {
-      float xs[MR];
+    for (uint k = 4u * t; k < pc.K; k += 4u * wg) {
+      vec4 xs[MR];
       for (uint m = 0u; m < MR; m++)
-        xs[m] = x_data[VLM_OFFSET(0) + m * pc.K + k];
+        xs[m] = vlm_load_x4 (m, k);
       for (uint r = 0u; r < NR; r++) {
         // A block past N repeats its last row; those sums are dropped.
-        uint n = min (n0 + r, pc.N - 1u);
-        float w = float(w_data[VLM_OFFSET(1) + n * pc.K + k]);
+        vec4 w = vlm_load_w4 (min (n0 + r, pc.N - 1u), k);
         for (uint m = 0u; m < MR; m++)
           acc[m * NR + r] += xs[m] * w;
       }
     }
 
     for (uint a = 0u; a < MR * NR; a++)
-      partial[a * wg + t] = acc[a];
+      partial[a * wg + t] = (acc[a].x + acc[a].y) + (acc[a].z + acc[a].w);
     barrier ();
     for (uint a = t; a < MR * NR; a += wg) {
       float s = 0.0;
