@@ -29,6 +29,8 @@ static const UnaryCase unary_cases[] = {
   { "gelu_erf-inplace-50x3072", VLM_ACT_GELU_ERF, 2, { 50, 3072 }, -1, 1, TRUE },
   { "gelu_tanh-inplace-7x13", VLM_ACT_GELU_TANH, 2, { 7, 13 }, -1, 1, TRUE },
   { "quick_gelu-inplace-2x3x11", VLM_ACT_QUICK_GELU, 3, { 2, 3, 11 }, -1, 1, TRUE },
+  /* more workgroups than one grid dimension holds */
+  { "gelu_tanh-many-16777473", VLM_ACT_GELU_TANH, 1, { 16777473 }, -1, 1, FALSE },
 };
 
 static gboolean
@@ -115,6 +117,8 @@ static const BinaryCase binary_cases[] = {
     { 3, 5, 7, 9 }, OUT_IS_A },
   { "mul-inplace-b-bcast-5x1x9*3x5x7x9", VLM_BINARY_MUL, 3, { 5, 1, 9 }, 4, { 3, 5, 7, 9 }, 4,
     { 3, 5, 7, 9 }, OUT_IS_B },
+  { "add-many-4097x4097+4097", VLM_BINARY_ADD, 2, { 4097, 4097 }, 1, { 4097 }, 2,
+    { 4097, 4097 }, OUT_NEW },
 };
 
 /* Element offset in a broadcast operand for the y index @i. */
@@ -229,9 +233,13 @@ test_odd_offsets (gconstpointer data)
 void
 vt_register_elementwise (const gchar *prefix)
 {
-  for (gsize i = 0; i < G_N_ELEMENTS (unary_cases); i++)
+  for (gsize i = 0; i < G_N_ELEMENTS (unary_cases); i++) {
     vt_add (prefix, "unary", unary_cases[i].name, &unary_cases[i], test_unary);
-  for (gsize i = 0; i < G_N_ELEMENTS (binary_cases); i++)
+    vt_add_odd (prefix, "unary", unary_cases[i].name, &unary_cases[i], test_unary);
+  }
+  for (gsize i = 0; i < G_N_ELEMENTS (binary_cases); i++) {
     vt_add (prefix, "binary", binary_cases[i].name, &binary_cases[i], test_binary);
+    vt_add_odd (prefix, "binary", binary_cases[i].name, &binary_cases[i], test_binary);
+  }
   vt_add (prefix, "views", "odd-offsets", NULL, test_odd_offsets);
 }

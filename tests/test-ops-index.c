@@ -200,6 +200,7 @@ static const TopkCase topk_cases[] = {
   { "top3-signed-zero-2x8", 2, { 2, 8 }, 3, TOPK_SIGNED_ZERO },
   { "top3-all-nan-2x6", 2, { 2, 6 }, 3, TOPK_ALL_NAN },
   { "k1-n1-3x1", 2, { 3, 1 }, 1, TOPK_UNIFORM },
+  { "top2-many-rows-70001x4", 2, { 70001, 4 }, 2, TOPK_TIES },
 };
 
 typedef struct {
@@ -314,10 +315,16 @@ test_topk (gconstpointer data)
 void
 vt_register_index (const gchar *prefix)
 {
-  for (gsize i = 0; i < G_N_ELEMENTS (patchify_cases); i++)
+  for (gsize i = 0; i < G_N_ELEMENTS (patchify_cases); i++) {
     vt_add (prefix, "patchify", patchify_cases[i].name, &patchify_cases[i], test_patchify);
-  for (gsize i = 0; i < G_N_ELEMENTS (gather_cases); i++)
+    vt_add_odd (prefix, "patchify", patchify_cases[i].name, &patchify_cases[i], test_patchify);
+  }
+  for (gsize i = 0; i < G_N_ELEMENTS (gather_cases); i++) {
     vt_add (prefix, "gather_rows", gather_cases[i].name, &gather_cases[i], test_gather);
-  for (gsize i = 0; i < G_N_ELEMENTS (topk_cases); i++)
+    vt_add_odd (prefix, "gather_rows", gather_cases[i].name, &gather_cases[i], test_gather);
+  }
+  for (gsize i = 0; i < G_N_ELEMENTS (topk_cases); i++) {
     vt_add (prefix, "topk", topk_cases[i].name, &topk_cases[i], test_topk);
+    vt_add_odd (prefix, "topk", topk_cases[i].name, &topk_cases[i], test_topk);
+  }
 }

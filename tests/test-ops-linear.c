@@ -60,6 +60,20 @@ static const MatmulCase matmul_cases[] = {
   { "ragged-65x129x67", 2, { 65, 129 }, 67, F32, TRUE, VLM_ACT_NONE, RES_NONE },
   { "ragged-65x129x67-f16", 2, { 65, 129 }, 67, F16, TRUE, VLM_ACT_NONE, RES_NONE },
   { "50x768x768-bias-residual-y", 2, { 50, 768 }, 768, F32, TRUE, VLM_ACT_NONE, RES_ALIAS_Y },
+  /* a few rows (decoding, small batches): 2 to 5 */
+  { "rows2-2x77x45-bias", 2, { 2, 77 }, 45, F32, TRUE, VLM_ACT_NONE, RES_NONE },
+  { "rows3-3x130x33-bias-gelu_erf-f16", 2, { 3, 130 }, 33, F16, TRUE, VLM_ACT_GELU_ERF,
+    RES_NONE },
+  { "rows4-4x33x65-bias-residual-y", 2, { 4, 33 }, 65, F32, TRUE, VLM_ACT_NONE, RES_ALIAS_Y },
+  { "rows5-5x33x17-bias", 2, { 5, 33 }, 17, F32, TRUE, VLM_ACT_NONE, RES_NONE },
+  { "matvec-1x33x7-f16", 2, { 1, 33 }, 7, F16, FALSE, VLM_ACT_NONE, RES_NONE },
+  /* enough output tiles for large GEMM tiles, ragged in every dimension */
+  { "many-tiles-260x37x1030-bias-gelu_tanh", 2, { 260, 37 }, 1030, F32, TRUE,
+    VLM_ACT_GELU_TANH, RES_NONE },
+  { "many-tiles-260x37x1030-bias-residual-y-f16", 2, { 260, 37 }, 1030, F16, TRUE,
+    VLM_ACT_NONE, RES_ALIAS_Y },
+  { "many-tiles-197x768x577-bias-quick_gelu", 2, { 197, 768 }, 577, F32, TRUE,
+    VLM_ACT_QUICK_GELU, RES_NONE },
 };
 
 typedef struct {
@@ -182,6 +196,10 @@ static const AttentionCase attention_cases[] = {
   { "head-dim-128-1x5x70-h1x128", 1, 5, 70, 1, 128, FALSE, 0, 0, 0, 0.0f, FALSE },
   /* scores up to ±30·16: exp overflows without subtracting the row max */
   { "large-scale-1x20-h2x16", 1, 20, 20, 2, 16, TRUE, 0, 0, 0, 30.0f, FALSE },
+  { "long-kv-1x4x300-h2x32", 1, 4, 300, 2, 32, FALSE, 0, 0, 0, 0.0f, FALSE },
+  { "kv-step-1x2-q258-kv260of300-prefix50", 1, 2, 300, 2, 32, TRUE, 50, 258, 260, 0.0f, FALSE },
+  /* more (batch, head, query) rows than one grid dimension holds */
+  { "many-rows-1x513x8-h128x1", 1, 513, 8, 128, 1, FALSE, 0, 0, 0, 0.0f, FALSE },
 };
 
 static gboolean
@@ -275,13 +293,17 @@ test_attention (gconstpointer data)
 void
 vt_register_matmul (const gchar *prefix)
 {
-  for (gsize i = 0; i < G_N_ELEMENTS (matmul_cases); i++)
+  for (gsize i = 0; i < G_N_ELEMENTS (matmul_cases); i++) {
     vt_add (prefix, "matmul", matmul_cases[i].name, &matmul_cases[i], test_matmul);
+    vt_add_odd (prefix, "matmul", matmul_cases[i].name, &matmul_cases[i], test_matmul);
+  }
 }
 
 void
 vt_register_attention (const gchar *prefix)
 {
-  for (gsize i = 0; i < G_N_ELEMENTS (attention_cases); i++)
+  for (gsize i = 0; i < G_N_ELEMENTS (attention_cases); i++) {
     vt_add (prefix, "attention", attention_cases[i].name, &attention_cases[i], test_attention);
+    vt_add_odd (prefix, "attention", attention_cases[i].name, &attention_cases[i], test_attention);
+  }
 }

@@ -31,6 +31,8 @@ static const LayerNormCase layernorm_cases[] = {
   /* mean 1000, spread 1: two-pass (or Welford) in f32 stays near 1e-7;
    * E[x²] − mean² in f32 loses the variance entirely. */
   { "offset1000-9x64", 2, { 9, 64 }, TRUE, TRUE, 1e-5f, 1000.0f, FALSE, 1e-5 },
+  /* more rows than one grid dimension holds */
+  { "many-rows-70001x3", 2, { 70001, 3 }, TRUE, TRUE, 1e-5f, 0, FALSE, VT_NMSE_NORM },
 };
 
 static gboolean
@@ -128,6 +130,7 @@ static const SoftmaxCase softmax_cases[] = {
   { "width1-5x1", 2, { 5, 1 }, 1.0f, MASK_NONE, 2, FALSE, FALSE },
   { "inplace-12x50x50", 3, { 12, 50, 50 }, 0.125f, MASK_NONE, 2, FALSE, TRUE },
   { "inplace-causal-mask-2x8x8", 3, { 2, 8, 8 }, 1.0f, MASK_RANDOM, 2, TRUE, TRUE },
+  { "many-rows-mask-7x10001x5", 3, { 7, 10001, 5 }, 1.0f, MASK_RANDOM, 2, FALSE, FALSE },
 };
 
 static gboolean
@@ -213,8 +216,12 @@ test_softmax (gconstpointer data)
 void
 vt_register_norm (const gchar *prefix)
 {
-  for (gsize i = 0; i < G_N_ELEMENTS (layernorm_cases); i++)
+  for (gsize i = 0; i < G_N_ELEMENTS (layernorm_cases); i++) {
     vt_add (prefix, "layernorm", layernorm_cases[i].name, &layernorm_cases[i], test_layernorm);
-  for (gsize i = 0; i < G_N_ELEMENTS (softmax_cases); i++)
+    vt_add_odd (prefix, "layernorm", layernorm_cases[i].name, &layernorm_cases[i], test_layernorm);
+  }
+  for (gsize i = 0; i < G_N_ELEMENTS (softmax_cases); i++) {
     vt_add (prefix, "softmax", softmax_cases[i].name, &softmax_cases[i], test_softmax);
+    vt_add_odd (prefix, "softmax", softmax_cases[i].name, &softmax_cases[i], test_softmax);
+  }
 }

@@ -282,6 +282,8 @@ test_preprocess (gconstpointer data)
 void
 vt_register_preprocess (const gchar *prefix)
 {
-  for (gsize i = 0; i < G_N_ELEMENTS (pre_cases); i++)
+  for (gsize i = 0; i < G_N_ELEMENTS (pre_cases); i++) {
     vt_add (prefix, "preprocess", pre_cases[i].name, &pre_cases[i], test_preprocess);
+    vt_add_odd (prefix, "preprocess", pre_cases[i].name, &pre_cases[i], test_preprocess);
+  }
 }

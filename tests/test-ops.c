@@ -23,6 +23,34 @@ vt_add (const gchar *prefix, const gchar *family, const gchar *name, gconstpoint
   g_test_add_data_func (path, data, func);
 }
 
+typedef struct {
+  GTestDataFunc func;
+  gconstpointer data;
+} OddCase;
+
+static void
+run_odd (gconstpointer data)
+{
+  const OddCase *o = data;
+  vt_set_offsets (3, 21);
+  o->func (o->data);
+  vt_set_offsets (16, 16);
+}
+
+void
+vt_add_odd (const gchar *prefix, const gchar *family, const gchar *name, gconstpointer data,
+            GTestDataFunc func)
+{
+  /* the big cases once are enough */
+  if (strstr (name, "many-") || strstr (name, "x3072") || strstr (name, "r224"))
+    return;
+  g_autofree gchar *path = g_strdup_printf ("%s/%s/odd-offset/%s", prefix, family, name);
+  OddCase *o = g_new (OddCase, 1);
+  o->func = func;
+  o->data = data;
+  g_test_add_data_func_full (path, o, run_odd, g_free);
+}
+
 static void
 test_no_device (gconstpointer data)
 {
@@ -149,6 +177,7 @@ main (int argc, char **argv)
   vt_register_attention (prefix);
   vt_register_index (prefix);
   vt_register_preprocess (prefix);
+  vt_register_chain (prefix);
   vt_register_bad_input (prefix);
 
   int ret = g_test_run ();

@@ -20,9 +20,15 @@ void vt_register_norm       (const gchar *prefix);
 void vt_register_index      (const gchar *prefix);
 void vt_register_preprocess (const gchar *prefix);
 void vt_register_bad_input  (const gchar *prefix);
+void vt_register_chain      (const gchar *prefix);
 
 /* Adds @func with @data under @prefix/@family/@name. */
-void vt_add (const gchar *prefix, const gchar *family, const gchar *name, gconstpointer data,
-             GTestDataFunc func);
+void vt_add     (const gchar *prefix, const gchar *family, const gchar *name,
+                 gconstpointer data, GTestDataFunc func);
+/* Adds the same case again as @prefix/@family/odd-offset/@name, with every
+ * input and output view at an element offset that is no multiple of 2, 4
+ * or 16 (tensors sliced out of larger ones at any row). */
+void vt_add_odd (const gchar *prefix, const gchar *family, const gchar *name,
+                 gconstpointer data, GTestDataFunc func);
 
 G_END_DECLS

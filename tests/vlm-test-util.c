@@ -162,26 +162,26 @@ vt_shape_name (gint ndim, const gint64 *shape)
   return g_string_free (s, FALSE);
 }
 
-VlmTensor *
-vt_tensor (VlmDevice *device, VlmDType dtype, gint ndim, const gint64 *shape, gconstpointer data)
-{
-  GError *error = NULL;
-  VlmTensor *t = vlm_tensor_new (device, dtype, ndim, shape, &error);
-  g_assert_no_error (error);
-  g_assert_nonnull (t);
-  vlm_tensor_upload (t, data, t->nbytes, &error);
-  g_assert_no_error (error);
-  return t;
-}
+/* Where inputs and outputs sit inside their guarded allocations, in
+ * elements: 16 keeps 4-byte views 64-byte aligned; the odd-offset variants
+ * move them off every alignment. */
+static gsize input_offset = 16;
+static gsize output_offset = 16;
 
-#define GUARD_PRE 16    /* keeps the view 64-byte aligned for 4-byte types */
 #define GUARD_POST 256
+
+void
+vt_set_offsets (gsize input, gsize output)
+{
+  input_offset = input;
+  output_offset = output;
+}
 
 static void
 fill_sentinel (guint8 *dst, gsize n, gsize esize)
 {
   static const guint32 s32 = 0x7fc0beefu; /* a quiet NaN as f32 */
-  static const guint16 s16 = 0x7e5au;
+  static const guint16 s16 = 0x7e5au;     /* a quiet NaN as f16 */
   for (gsize i = 0; i < n; i++) {
     if (esize == 4)
       memcpy (dst + 4 * i, &s32, 4);
@@ -192,6 +192,36 @@ fill_sentinel (guint8 *dst, gsize n, gsize esize)
   }
 }
 
+/* A tensor of exactly @shape holding @data (asserts on failure). */
+static VlmTensor *
+plain_tensor (VlmDevice *device, VlmDType dtype, gint ndim, const gint64 *shape,
+              gconstpointer data)
+{
+  GError *error = NULL;
+  VlmTensor *t = vlm_tensor_new (device, dtype, ndim, shape, &error);
+  g_assert_no_error (error);
+  g_assert_nonnull (t);
+  vlm_tensor_upload (t, data, t->nbytes, &error);
+  g_assert_no_error (error);
+  return t;
+}
+
+VlmTensor *
+vt_tensor (VlmDevice *device, VlmDType dtype, gint ndim, const gint64 *shape, gconstpointer data)
+{
+  GError *error = NULL;
+  gsize esize = vlm_dtype_size (dtype), n = (gsize) vt_numel (ndim, shape);
+  gint64 total = (gint64) (input_offset + n + GUARD_POST);
+  guint8 *host = g_malloc (total * esize);
+  fill_sentinel (host, total, esize);
+  memcpy (host + input_offset * esize, data, n * esize);
+  g_autoptr (VlmTensor) base = plain_tensor (device, dtype, 1, &total, host);
+  g_free (host);
+  VlmTensor *t = vlm_tensor_view (base, input_offset, ndim, shape, &error);
+  g_assert_no_error (error);
+  return t;
+}
+
 VtOut *
 vt_out_new (VlmDevice *device, VlmDType dtype, gint ndim, const gint64 *shape, gconstpointer init)
 {
@@ -200,14 +230,14 @@ vt_out_new (VlmDevice *device, VlmDType dtype, gint ndim, const gint64 *shape, g
   gsize esize = vlm_dtype_size (dtype);
   o->dtype = dtype;
   o->n = (gsize) vt_numel (ndim, shape);
-  o->pre = GUARD_PRE;
+  o->pre = output_offset;
   o->post = GUARD_POST;
   gint64 total = (gint64) (o->pre + o->n + o->post);
   guint8 *host = g_malloc (total * esize);
   fill_sentinel (host, total, esize);
   if (init)
     memcpy (host + o->pre * esize, init, o->n * esize);
-  o->base = vt_tensor (device, dtype, 1, &total, host);
+  o->base = plain_tensor (device, dtype, 1, &total, host);
   g_free (host);
   o->t = vlm_tensor_view (o->base, o->pre, ndim, shape, &error);
   g_assert_no_error (error);

@@ -41,9 +41,14 @@ VlmDevice *vt_device         (void);
 VlmDevice *vt_cpu            (void);
 gboolean   vt_is_vulkan      (void);
 
-/* An input tensor holding a copy of @data (asserts on failure). */
+/* An input tensor holding a copy of @data (asserts on failure): a view
+ * inside a larger allocation whose other elements are NaN (f32, f16), an
+ * invalid id (i32) or 0xa5 (u8), so reads outside the tensor show. */
 VlmTensor *vt_tensor         (VlmDevice *device, VlmDType dtype, gint ndim, const gint64 *shape,
                               gconstpointer data);
+/* Element offsets of the views vt_tensor() and vt_out_new() make inside
+ * their allocations (default 16 and 16). */
+void       vt_set_offsets    (gsize input, gsize output);
 
 /* An output tensor with guard elements before and after it: the tensor is
  * a view inside a larger allocation whose every element starts as a
