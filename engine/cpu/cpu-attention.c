@@ -1,88 +1,127 @@
 /* gst-vlm engine — CPU backend: multi-head scaled-dot-product attention.
  * SPDX-License-Identifier: LGPL-2.1-or-later
  *
- * A task is one (batch, head, block of query rows). It copies the head's keys
- * transposed ([D][kv_len]) into per-thread scratch, then for each query row:
- * scores over the visible keys (an axpy per head dimension, so the inner loop
- * runs along contiguous keys), softmax, and the weighted sum of value rows
- * (an axpy per key along contiguous head dimensions). Only one row of scores
- * exists per thread at a time.
+ * Built on the matmul micro-kernels. A task is one (batch, head, chunk of
+ * query rows). It packs the head's keys as weight panels ([D][NR] per NR
+ * keys) and its values likewise ([kv][NR] per NR head dimensions), then
+ * walks its rows in tiles of at most MR:
+ *   1. S = (scale·Q_tile)·Kᵀ with the GEMM kernel (Q packed [D][rows]);
+ *   2. per row, softmax over the visible keys with the ISA's vector exp,
+ *      written already normalised and transposed ([kv][rows]) as the x
+ *      operand of step 3, masked keys as 0;
+ *   3. out rows = P·V with the GEMM kernel, straight into the output.
+ * So only one tile of scores (MR × kv) exists per thread at a time.
  */
 #include <string.h>
 
 #include "vlm-cpu.h"
 
-/* Query rows per task: enough to amortise the key transpose. */
-#define ROW_BLOCK 16
-
 typedef struct {
+  const VlmCpuIsa *isa;
   gfloat *out;
   const gfloat *q, *k, *v;
-  gint64 B, Sq, Skv, C, D;
+  gint64 Sq, Skv, C, D, kv;
   gint H;
   VlmAttentionParams p;
-  gint64 n_blocks;         /* row blocks per (batch, head) */
+  gint64 n_row_chunks;
+  gint64 n_tiles;          /* row tiles over Sq */
+  gint64 k_panels, d_panels;
   gpointer *scratch;
 } AttentionJob;
+
+/* Floats of per-thread scratch the job needs. */
+static gsize
+scratch_floats (const AttentionJob *job)
+{
+  gint nr = job->isa->nr, mr = job->isa->mr;
+  return (gsize) job->k_panels * nr * job->D      /* keys, packed */
+      + (gsize) job->d_panels * nr * job->kv      /* values, packed */
+      + (gsize) job->D * mr                       /* a tile of queries */
+      + (gsize) mr * job->k_panels * nr           /* a tile of scores */
+      + (gsize) job->kv * mr;                     /* probabilities, packed */
+}
+
+static inline gint64
+tile_row (const AttentionJob *job, gint64 tile)
+{
+  return job->Sq * tile / job->n_tiles;
+}
 
 static void
 attention_task (gpointer data, gint task, guint thread)
 {
   AttentionJob *job = data;
-  gint64 C = job->C, D = job->D, kv = job->p.kv_len;
-  gint64 blk = task % job->n_blocks;
-  gint64 h = (task / job->n_blocks) % job->H;
-  gint64 b = task / (job->n_blocks * job->H);
-  gint64 i0 = blk * ROW_BLOCK, i1 = MIN (job->Sq, i0 + ROW_BLOCK);
+  const VlmCpuIsa *isa = job->isa;
+  gint nr = isa->nr;
+  gint64 C = job->C, D = job->D, kv = job->kv;
+  gint64 chunk = task % job->n_row_chunks;
+  gint64 h = (task / job->n_row_chunks) % job->H;
+  gint64 b = task / (job->n_row_chunks * job->H);
+  gint64 kvp = job->k_panels * nr;
 
-  gfloat *kt = job->scratch[thread];           /* [D][kv] */
-  gfloat *s = kt + D * kv;                     /* [kv] */
-  gfloat *o = s + kv;                          /* [D] */
+  gfloat *kp = job->scratch[thread];
+  gfloat *vp = kp + job->k_panels * nr * D;
+  gfloat *qp = vp + job->d_panels * nr * kv;
+  gfloat *s = qp + D * isa->mr;
+  gfloat *pp = s + isa->mr * kvp;
 
   const gfloat *kh = job->k + b * job->Skv * C + h * D;
   const gfloat *vh = job->v + b * job->Skv * C + h * D;
-  for (gint64 j = 0; j < kv; j++)
-    for (gint64 d = 0; d < D; d++)
-      kt[d * kv + j] = kh[j * C + d];
-
-  for (gint64 i = i0; i < i1; i++) {
-    const gfloat *qi = job->q + (b * job->Sq + i) * C + h * D;
-    gint64 visible = kv;
-    if (job->p.causal) {
-      gint64 pos = job->p.q_offset + i;
-      visible = MIN (kv, MAX (pos + 1, (gint64) job->p.n_prefix));
-    }
-
-    memset (s, 0, visible * sizeof (gfloat));
-    for (gint64 d = 0; d < D; d++) {
-      gfloat qd = qi[d] * job->p.scale;
-      const gfloat *restrict kd = kt + d * kv;
-      gfloat *restrict sr = s;
-      for (gint64 j = 0; j < visible; j++)
-        sr[j] += qd * kd[j];
-    }
-
-    gfloat mx = -INFINITY;
-    for (gint64 j = 0; j < visible; j++)
-      mx = s[j] > mx ? s[j] : mx;
-    gfloat sum = 0.0f;
-    for (gint64 j = 0; j < visible; j++) {
-      s[j] = expf (s[j] - mx);
-      sum += s[j];
-    }
-
-    memset (o, 0, D * sizeof (gfloat));
-    for (gint64 j = 0; j < visible; j++) {
-      gfloat pj = s[j];
-      const gfloat *restrict vj = vh + j * C;
-      gfloat *restrict orow = o;
+  for (gint64 panel = 0; panel < job->k_panels; panel++) {
+    gfloat *dst = kp + panel * D * nr;
+    for (gint jj = 0; jj < nr; jj++) {
+      gint64 j = panel * nr + jj;
       for (gint64 d = 0; d < D; d++)
-        orow[d] += pj * vj[d];
+        dst[d * nr + jj] = j < kv ? kh[j * C + d] : 0.0f;
     }
-    gfloat inv = 1.0f / sum;
-    gfloat *dst = job->out + (b * job->Sq + i) * C + h * D;
-    for (gint64 d = 0; d < D; d++)
-      dst[d] = o[d] * inv;
+  }
+  for (gint64 panel = 0; panel < job->d_panels; panel++) {
+    gfloat *dst = vp + panel * kv * nr;
+    gint64 width = MIN (nr, D - panel * nr);
+    for (gint64 j = 0; j < kv; j++) {
+      memcpy (dst + j * nr, vh + j * C + panel * nr, width * sizeof (gfloat));
+      memset (dst + j * nr + width, 0, (nr - width) * sizeof (gfloat));
+    }
+  }
+
+  const VlmCpuEpilogue plain = { .act = VLM_ACT_NONE };
+  gint64 t0 = job->n_tiles * chunk / job->n_row_chunks;
+  gint64 t1 = job->n_tiles * (chunk + 1) / job->n_row_chunks;
+  for (gint64 t = t0; t < t1; t++) {
+    gint64 r0 = tile_row (job, t), r1 = tile_row (job, t + 1);
+    gint mr = (gint) (r1 - r0);
+    const gfloat *qh = job->q + (b * job->Sq + r0) * C + h * D;
+    for (gint m = 0; m < mr; m++)
+      for (gint64 d = 0; d < D; d++)
+        qp[d * mr + m] = qh[m * C + d] * job->p.scale;
+
+    for (gint64 panel = 0; panel < job->k_panels; panel++)
+      isa->gemm (mr, D, qp, kp + panel * D * nr, NULL, VLM_CPU_GEMM_FINAL, s + panel * nr,
+                 (gsize) kvp, (gint) MIN (nr, kv - panel * nr), &plain);
+
+    /* Keys visible to a row: all, or with causal j ≤ position or j < n_prefix;
+     * the last row of the tile sees the most. */
+    gint64 most = 0;
+    for (gint m = 0; m < mr; m++) {
+      gint64 visible = kv;
+      if (job->p.causal)
+        visible = MIN (kv, MAX (job->p.q_offset + r0 + m + 1, (gint64) job->p.n_prefix));
+      most = MAX (most, visible);
+      gfloat *row = s + m * kvp;
+      gfloat mx = row[0];
+      for (gint64 j = 1; j < visible; j++)
+        mx = row[j] > mx ? row[j] : mx;
+      gfloat inv = 1.0f / isa->exp_sum (row, row, (gsize) visible, mx);
+      for (gint64 j = 0; j < visible; j++)
+        pp[j * mr + m] = row[j] * inv;
+      for (gint64 j = visible; j < kv; j++)
+        pp[j * mr + m] = 0.0f;
+    }
+
+    gfloat *oh = job->out + (b * job->Sq + r0) * C + h * D;
+    for (gint64 panel = 0; panel < job->d_panels; panel++)
+      isa->gemm (mr, most, pp, vp + panel * kv * nr, NULL, VLM_CPU_GEMM_FINAL, oh + panel * nr,
+                 (gsize) C, (gint) MIN (nr, D - panel * nr), &plain);
   }
 }
 
@@ -96,8 +135,8 @@ attention_task (gpointer data, gint task, guint thread)
  * @params: resolved parameters (scale and kv_len set)
  * @error: return location for a #GError
  *
- * Fused attention: per (batch, head, row block) one task; with causal, query
- * i sees keys j ≤ q_offset + i and j < n_prefix.
+ * Fused attention on the GEMM micro-kernels (see the top of the file); with
+ * causal, query i sees keys j ≤ q_offset + i and j < n_prefix.
  *
  * Returns: %TRUE on success; %FALSE when scratch memory ran out.
  */
@@ -105,32 +144,38 @@ gboolean
 vlm_cpu_attention (VlmDevice *device, VlmTensor *out, const VlmTensor *q, const VlmTensor *k,
                    const VlmTensor *v, const VlmAttentionParams *params, GError **error)
 {
+  VlmCpuDevice *cpu = vlm_cpu_device (device);
+  const VlmCpuIsa *isa = cpu->isa;
   AttentionJob job = {
+    .isa = isa,
     .out = vlm_tensor_host_data (out),
     .q = vlm_tensor_host_data (q),
     .k = vlm_tensor_host_data (k),
     .v = vlm_tensor_host_data (v),
-    .B = q->shape[0],
     .Sq = q->shape[1],
     .Skv = k->shape[1],
     .C = q->shape[2],
+    .kv = params->kv_len,
     .H = params->n_heads,
     .p = *params,
   };
+  gint64 B = q->shape[0];
   job.D = job.C / job.H;
-  job.n_blocks = (job.Sq + ROW_BLOCK - 1) / ROW_BLOCK;
-  gint64 kv = params->kv_len;
-  job.scratch = vlm_cpu_scratch (device, (gsize) (job.D * kv + kv + job.D) * sizeof (gfloat),
-                                 error);
-  if (!job.scratch)
-    return FALSE;
-  gint64 n_tasks = job.B * job.H * job.n_blocks;
+  job.n_tiles = (job.Sq + isa->mr - 1) / isa->mr;
+  job.k_panels = (job.kv + isa->nr - 1) / isa->nr;
+  job.d_panels = (job.D + isa->nr - 1) / isa->nr;
+  /* Split rows too when there are few (batch, head) pairs to share out. */
+  gint64 pairs = B * job.H, want = 4 * (gint64) vlm_cpu_pool_n_threads (cpu->pool);
+  job.n_row_chunks = CLAMP ((want + pairs - 1) / pairs, 1, job.n_tiles);
+  gint64 n_tasks = pairs * job.n_row_chunks;
   if (n_tasks > G_MAXINT) {
     g_set_error (error, VLM_ERROR, VLM_ERROR_UNSUPPORTED,
-                 "attention: %" G_GINT64_FORMAT " batches × heads × row blocks is too many",
-                 n_tasks);
+                 "attention: %" G_GINT64_FORMAT " batches × heads is too many", pairs);
     return FALSE;
   }
-  vlm_cpu_pool_run (vlm_cpu_device (device)->pool, (gint) n_tasks, attention_task, &job);
+  job.scratch = vlm_cpu_scratch (device, scratch_floats (&job) * sizeof (gfloat), error);
+  if (!job.scratch)
+    return FALSE;
+  vlm_cpu_pool_run (cpu->pool, (gint) n_tasks, attention_task, &job);
   return TRUE;
 }

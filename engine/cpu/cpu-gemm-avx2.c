@@ -100,6 +100,33 @@ activation_avx2 (gfloat *y, const gfloat *x, gsize n, VlmActivation act)
   }
 }
 
+static gfloat
+exp_sum_avx2 (gfloat *y, const gfloat *x, gsize n, gfloat shift)
+{
+  __m256 sh = _mm256_set1_ps (shift), sum = _mm256_setzero_ps ();
+  gsize i = 0;
+  for (; i + 8 <= n; i += 8) {
+    __m256 e = exp256 (_mm256_sub_ps (_mm256_loadu_ps (x + i), sh));
+    _mm256_storeu_ps (y + i, e);
+    sum = _mm256_add_ps (sum, e);
+  }
+  gfloat tail[8], total = 0.0f;
+  if (i < n) {
+    gsize rest = n - i;
+    for (gsize j = 0; j < 8; j++)
+      tail[j] = j < rest ? x[i + j] : shift;
+    _mm256_storeu_ps (tail, exp256 (_mm256_sub_ps (_mm256_loadu_ps (tail), sh)));
+    for (gsize j = 0; j < rest; j++) {
+      y[i + j] = tail[j];
+      total += tail[j];
+    }
+  }
+  _mm256_storeu_ps (tail, sum);
+  for (gint j = 0; j < 8; j++)
+    total += tail[j];
+  return total;
+}
+
 /* Bias, activation, residual and store of @cnt (1 … 8) columns. */
 static inline void
 store8 (__m256 v, gfloat *c, const gfloat *bias, const gfloat *res, gint cnt,
@@ -198,6 +225,7 @@ static const VlmCpuIsa isa_avx2 = {
   .gemm = gemm_avx2,
   .activation = activation_avx2,
   .half_to_float = half_to_float_avx2,
+  .exp_sum = exp_sum_avx2,
 };
 
 /**

@@ -102,6 +102,25 @@ activation_avx512 (gfloat *y, const gfloat *x, gsize n, VlmActivation act)
   }
 }
 
+static gfloat
+exp_sum_avx512 (gfloat *y, const gfloat *x, gsize n, gfloat shift)
+{
+  __m512 sh = _mm512_set1_ps (shift), sum = _mm512_setzero_ps ();
+  gsize i = 0;
+  for (; i + 16 <= n; i += 16) {
+    __m512 e = exp512 (_mm512_sub_ps (_mm512_loadu_ps (x + i), sh));
+    _mm512_storeu_ps (y + i, e);
+    sum = _mm512_add_ps (sum, e);
+  }
+  if (i < n) {
+    __mmask16 m = (__mmask16) ((1u << (n - i)) - 1);
+    __m512 e = exp512 (_mm512_sub_ps (_mm512_maskz_loadu_ps (m, x + i), sh));
+    _mm512_mask_storeu_ps (y + i, m, e);
+    sum = _mm512_add_ps (sum, _mm512_maskz_mov_ps (m, e));
+  }
+  return _mm512_reduce_add_ps (sum);
+}
+
 /* Bias, activation, residual and store of one 16-column half-row. */
 static inline void
 store16 (__m512 v, gfloat *c, const gfloat *bias, const gfloat *res, __mmask16 m,
@@ -191,6 +210,7 @@ static const VlmCpuIsa isa_avx512 = {
   .gemm = gemm_avx512,
   .activation = activation_avx512,
   .half_to_float = half_to_float_avx512,
+  .exp_sum = exp_sum_avx512,
 };
 
 /**

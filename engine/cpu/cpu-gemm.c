@@ -373,6 +373,17 @@ activation_generic (gfloat *y, const gfloat *x, gsize n, VlmActivation act)
     y[i] = vlm_cpu_act_scalar (x[i], act);
 }
 
+static gfloat
+exp_sum_generic (gfloat *y, const gfloat *x, gsize n, gfloat shift)
+{
+  gfloat sum = 0.0f;
+  for (gsize i = 0; i < n; i++) {
+    y[i] = expf (x[i] - shift);
+    sum += y[i];
+  }
+  return sum;
+}
+
 static const VlmCpuIsa isa_generic = {
   .level = VLM_CPU_ISA_GENERIC,
   .name = "generic",
@@ -381,6 +392,7 @@ static const VlmCpuIsa isa_generic = {
   .gemm = gemm_generic,
   .activation = activation_generic,
   .half_to_float = vlm_f16_to_f32,
+  .exp_sum = exp_sum_generic,
 };
 
 /**

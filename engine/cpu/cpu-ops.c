@@ -3,8 +3,8 @@
  *
  * Row-wise and elementwise loops split over the thread pool. Reductions keep
  * 16 partial sums so the compiler can vectorise them without reassociating
- * a single chain (no -ffast-math needed); activations use the ISA's vector
- * code, the same as the matmul epilogue.
+ * a single chain (no -ffast-math needed); activations and exp use the ISA's
+ * vector code, the same as the matmul epilogue and attention.
  */
 #include <string.h>
 
@@ -125,6 +125,7 @@ typedef struct {
   gint64 R, C;
   gfloat scale;
   gboolean causal;
+  VlmCpuExpFunc exp_sum;
 } SoftmaxJob;
 
 static void
@@ -149,12 +150,7 @@ softmax_rows (gpointer data, gint64 begin, gint64 end, guint thread)
       memset (y, 0, C * sizeof (gfloat));
       continue;
     }
-    gfloat sum = 0.0f;
-    for (gint64 c = 0; c < limit; c++) {
-      y[c] = expf (y[c] - mx);
-      sum += y[c];
-    }
-    gfloat inv = 1.0f / sum;
+    gfloat inv = 1.0f / job->exp_sum (y, y, (gsize) limit, mx);
     for (gint64 c = 0; c < limit; c++)
       y[c] *= inv;
     for (gint64 c = limit; c < C; c++)
@@ -172,8 +168,8 @@ softmax_rows (gpointer data, gint64 begin, gint64 end, guint thread)
  * @causal: mask (r, c) when c > r + (C − R)
  * @error: return location for a #GError
  *
- * Row softmax of scale·x + mask; a row with every entry at −inf gives
- * zeros. Rows split over the pool.
+ * Row softmax of scale·x + mask with the ISA's vector exp; a row with
+ * every entry at −inf gives zeros. Rows split over the pool.
  *
  * Returns: %TRUE.
  */
@@ -189,6 +185,7 @@ vlm_cpu_softmax (VlmDevice *device, VlmTensor *y, const VlmTensor *x, gfloat sca
     .C = x->shape[x->ndim - 1],
     .scale = scale,
     .causal = causal,
+    .exp_sum = vlm_cpu_device (device)->isa->exp_sum,
   };
   vlm_cpu_pool_range (vlm_cpu_device (device)->pool, vlm_tensor_rows (x), row_grain (job.C),
                       softmax_rows, &job);

@@ -84,6 +84,9 @@ typedef void (*VlmCpuActivationFunc) (gfloat *y, const gfloat *x, gsize n, VlmAc
 /* IEEE half → float over @n values. */
 typedef void (*VlmCpuHalfFunc) (gfloat *dst, const guint16 *src, gsize n);
 
+/* y[i] = e^(x[i] − shift) over @n floats (y may be x); returns Σ y[i]. */
+typedef gfloat (*VlmCpuExpFunc) (gfloat *y, const gfloat *x, gsize n, gfloat shift);
+
 typedef struct {
   VlmCpuIsaLevel level;
   const gchar *name;       /* "avx512f", "avx2", "generic" */
@@ -92,6 +95,7 @@ typedef struct {
   VlmCpuGemmKernel gemm;
   VlmCpuActivationFunc activation;
   VlmCpuHalfFunc half_to_float;
+  VlmCpuExpFunc exp_sum;
 } VlmCpuIsa;
 
 const VlmCpuIsa *vlm_cpu_isa_generic (void);
