@@ -4,15 +4,15 @@
  * Built with -mavx512f -mfma -mf16c; only called when the processor has
  * them (vlm-cpu-backend.c checks at run time).
  *
- * GEMM tile: up to 12 rows × 32 columns (two zmm per row, 24 accumulators)
+ * GEMM tile: up to 14 rows × 32 columns (two zmm per row, 28 accumulators)
  * over one block of K; per k two loads of the packed panel and one broadcast
- * per row.
+ * per row. 14 rows measured a few percent faster than 12.
  */
 #include <immintrin.h>
 
 #include "vlm-cpu.h"
 
-#define MR 12
+#define MR 14
 #define NR 32
 
 /* e^x: x = n·ln2 + r with |r| ≤ ln2/2, a degree-6 polynomial for e^r, then
@@ -185,7 +185,7 @@ gemm_avx512 (gint mr, gint64 kc, const gfloat *a, const gfloat *b, gfloat *sums,
   switch (mr) {
 #define TILE(r) case r: tile (r, kc, a, b, sums, flags, c, ldc, n_valid, ep); break;
     TILE (1) TILE (2) TILE (3) TILE (4) TILE (5) TILE (6)
-    TILE (7) TILE (8) TILE (9) TILE (10) TILE (11) TILE (12)
+    TILE (7) TILE (8) TILE (9) TILE (10) TILE (11) TILE (12) TILE (13) TILE (14)
 #undef TILE
     default:
       g_assert_not_reached ();
