@@ -142,6 +142,43 @@ vt_is_vulkan (void)
   return device_under_test && vlm_device_get_backend (device_under_test) == VLM_BACKEND_VULKAN;
 }
 
+static GString *collected;
+static GLogLevelFlags saved_fatal;
+static GLogFunc saved_handler;
+static gpointer saved_handler_data;
+
+static void
+collect_log (const gchar *domain, GLogLevelFlags level, const gchar *message, gpointer data)
+{
+  if (level & (G_LOG_LEVEL_CRITICAL | G_LOG_LEVEL_WARNING))
+    g_string_append_printf (collected, "%s%s", collected->len ? "; " : "", message);
+  else
+    saved_handler (domain, level, message, saved_handler_data);
+}
+
+void
+vt_collect_criticals_begin (void)
+{
+  g_assert_null (collected);
+  collected = g_string_new (NULL);
+  saved_fatal = g_log_set_always_fatal (G_LOG_FATAL_MASK);
+  saved_handler = g_log_set_default_handler (collect_log, NULL);
+  saved_handler_data = NULL;
+}
+
+gchar *
+vt_collect_criticals_end (void)
+{
+  g_log_set_default_handler (saved_handler, saved_handler_data);
+  g_log_set_always_fatal (saved_fatal);
+  GString *s = g_steal_pointer (&collected);
+  if (s->len == 0) {
+    g_string_free (s, TRUE);
+    return NULL;
+  }
+  return g_string_free (s, FALSE);
+}
+
 /* ---- tensors ----------------------------------------------------------- */
 
 gint64

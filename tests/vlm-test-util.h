@@ -41,6 +41,13 @@ VlmDevice *vt_device         (void);
 VlmDevice *vt_cpu            (void);
 gboolean   vt_is_vulkan      (void);
 
+/* Between these two calls, warnings and criticals (fatal in tests) are
+ * collected instead of aborting: for opening a Vulkan device where there
+ * may be no driver, with the validation layer reporting the loader's
+ * complaints. Returns the collected messages, or NULL. */
+void       vt_collect_criticals_begin (void);
+gchar     *vt_collect_criticals_end   (void);
+
 /* An input tensor holding a copy of @data (asserts on failure): a view
  * inside a larger allocation whose other elements are NaN (f32, f16), an
  * invalid id (i32) or 0xa5 (u8), so reads outside the tensor show. */
