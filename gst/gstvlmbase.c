@@ -230,6 +230,20 @@ caps_probe (GstPad *pad, GstPadProbeInfo *info, gpointer user_data)
   return GST_PAD_PROBE_OK;
 }
 
+/* Caps pre-checked by a ghost pad never reach the probe above: at least
+ * say in the debug log why they are refused. */
+static gboolean
+gst_vlm_base_accept_caps (GstBaseTransform *trans, GstPadDirection direction, GstCaps *caps)
+{
+  gboolean ok = GST_BASE_TRANSFORM_CLASS (gst_vlm_base_parent_class)->accept_caps (trans,
+                                                                                   direction,
+                                                                                   caps);
+  if (!ok && gst_caps_is_fixed (caps))
+    GST_WARNING_OBJECT (trans, "refusing %" GST_PTR_FORMAT ": raw video in RGB, RGBx, BGRx, "
+                        "RGBA, BGRA, NV12, I420 or YV12 only", caps);
+  return ok;
+}
+
 static gboolean
 gst_vlm_base_set_info (GstVideoFilter *filter, GstCaps *incaps, GstVideoInfo *in_info,
                        GstCaps *outcaps, GstVideoInfo *out_info)
@@ -748,6 +762,7 @@ gst_vlm_base_class_init (GstVlmBaseClass *klass)
 
   trans_class->start = GST_DEBUG_FUNCPTR (gst_vlm_base_start);
   trans_class->stop = GST_DEBUG_FUNCPTR (gst_vlm_base_stop);
+  trans_class->accept_caps = GST_DEBUG_FUNCPTR (gst_vlm_base_accept_caps);
   trans_class->prepare_output_buffer = GST_DEBUG_FUNCPTR (gst_vlm_base_prepare_output_buffer);
   trans_class->transform_ip = GST_DEBUG_FUNCPTR (gst_vlm_base_transform_ip);
   trans_class->passthrough_on_same_caps = FALSE;

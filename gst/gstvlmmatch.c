@@ -185,11 +185,14 @@ make_prompt (const gchar *prompt_template, const gchar *label)
 static void
 set_labels_locked (GstVlmMatch *self, gchar *str, gchar **labels)
 {
+  /* the same labels again: nothing to re-encode */
+  if (!self->labels_v || !g_strv_equal ((const gchar *const *) labels,
+                                        (const gchar *const *) self->labels_v))
+    self->generation++;
   g_free (self->labels_str);
   g_strfreev (self->labels_v);
   self->labels_str = str;
   self->labels_v = labels;
-  self->generation++;
 }
 
 /* ------------------------------------------------------------------------ */
@@ -509,7 +512,7 @@ apply_label_event (GstVlmMatch *self, const GstStructure *s)
     g_autofree gchar *joined = g_strjoinv (", ", labels);
     set_labels_locked (self, g_steal_pointer (&joined), labels);
   }
-  if (has_template) {
+  if (has_template && strcmp (prompt_template, self->prompt_template) != 0) {
     g_free (self->prompt_template);
     self->prompt_template = g_strdup (prompt_template);
     self->generation++;
@@ -568,9 +571,11 @@ gst_vlm_match_set_property (GObject *object, guint prop_id, const GValue *value,
         break;
       }
       GST_OBJECT_LOCK (self);
-      g_free (self->prompt_template);
-      self->prompt_template = g_strdup (t);
-      self->generation++;
+      if (strcmp (t, self->prompt_template) != 0) {
+        g_free (self->prompt_template);
+        self->prompt_template = g_strdup (t);
+        self->generation++;
+      }
       GST_OBJECT_UNLOCK (self);
       break;
     }
