@@ -14,6 +14,9 @@
 #include "vlm-cpu.h"
 #include "../vlm-preprocess.h"
 
+/* Partial sums of a horizontal tap loop. */
+#define TAP_LANES 4
+
 typedef struct {
   const VlmImageParams *p;
   const guint8 *src;
@@ -26,7 +29,7 @@ typedef struct {
   gint col0, col1;         /* source columns any tap reads */
   gint row0, row1;         /* source rows the vertical pass reads */
   gfloat *scratch;         /* [3][row1 − row0][crop] */
-  gpointer *row_buf;       /* per thread: [3][col1 − col0] */
+  gpointer *row_buf;       /* per thread: [3][col1 − col0 + TAP_LANES] */
   /* vertical taps for the crop's rows */
   const gint *first_y, *n_y;
   const gfloat *w_y;
@@ -61,29 +64,42 @@ load_row (const PreprocessJob *job, gint y, gfloat *rgb[3])
       const guint8 *urow = src + p->plane_offset[1] + (gsize) (y / 2) * p->stride[1];
       const guint8 *vrow = p->format == VLM_PIXEL_I420
           ? src + p->plane_offset[2] + (gsize) (y / 2) * p->stride[2] : urow;
+      /* Gather Y, U, V as floats first, then convert in a loop the
+       * compiler vectorises. */
+      gfloat *restrict yf = rgb[0], *restrict uf = rgb[1], *restrict vf = rgb[2];
+      gboolean nv12 = p->format == VLM_PIXEL_NV12;
       for (gint i = 0; i < n; i++) {
         gint x = job->col0 + i;
-        gfloat u, v, c[3];
-        if (p->format == VLM_PIXEL_NV12) {
-          u = urow[(x / 2) * 2];
-          v = urow[(x / 2) * 2 + 1];
-        } else {
-          u = urow[x / 2];
-          v = vrow[x / 2];
-        }
-        vlm_yuv_to_rgb (yrow[x], u, v, c);
-        rgb[0][i] = c[0] * k;
-        rgb[1][i] = c[1] * k;
-        rgb[2][i] = c[2] * k;
+        yf[i] = yrow[x];
+        uf[i] = nv12 ? urow[(x / 2) * 2] : urow[x / 2];
+        vf[i] = nv12 ? urow[(x / 2) * 2 + 1] : vrow[x / 2];
+      }
+      for (gint i = 0; i < n; i++) {
+        gfloat c[3];
+        vlm_yuv_to_rgb (yf[i], uf[i], vf[i], c);
+        yf[i] = c[0] * k;
+        uf[i] = c[1] * k;
+        vf[i] = c[2] * k;
       }
       return;
     }
   }
   const guint8 *row = src + p->plane_offset[0] + (gsize) y * p->stride[0] + (gsize) job->col0 * bpp;
-  for (gint i = 0; i < n; i++) {
-    rgb[0][i] = row[i * bpp + ri] * k;
-    rgb[1][i] = row[i * bpp + gi] * k;
-    rgb[2][i] = row[i * bpp + bi] * k;
+  /* The planes receiving bytes 0, 1, 2 of a pixel; constant strides let the
+   * compiler vectorise the de-interleaving. */
+  gfloat *restrict b0 = rgb[ri], *restrict b1 = rgb[gi], *restrict b2 = rgb[bi];
+  if (bpp == 3) {
+    for (gint i = 0; i < n; i++) {
+      b0[i] = row[i * 3] * k;
+      b1[i] = row[i * 3 + 1] * k;
+      b2[i] = row[i * 3 + 2] * k;
+    }
+  } else {
+    for (gint i = 0; i < n; i++) {
+      b0[i] = row[i * 4] * k;
+      b1[i] = row[i * 4 + 1] * k;
+      b2[i] = row[i * 4 + 2] * k;
+    }
   }
 }
 
@@ -92,19 +108,33 @@ horizontal_rows (gpointer data, gint64 begin, gint64 end, guint thread)
 {
   PreprocessJob *job = data;
   gint width = job->col1 - job->col0, rows = job->row1 - job->row0, crop = job->crop;
+  gint padded = width + TAP_LANES;
   gfloat *buf = job->row_buf[thread];
-  gfloat *rgb[3] = { buf, buf + width, buf + 2 * width };
+  gfloat *rgb[3] = { buf, buf + padded, buf + 2 * padded };
+  for (gint c = 0; c < 3; c++)
+    memset (rgb[c] + width, 0, TAP_LANES * sizeof (gfloat));
   for (gint64 r = begin; r < end; r++) {
     load_row (job, job->row0 + (gint) r, rgb);
-    for (gint c = 0; c < 3; c++) {
-      gfloat *dst = job->scratch + ((gsize) c * rows + r) * crop;
-      for (gint o = 0; o < crop; o++) {
-        const gfloat *w = job->w_x + (gsize) o * job->max_taps_x;
-        const gfloat *s = rgb[c] + (job->first_x[o] - job->col0);
+    gfloat *dst[3];
+    for (gint c = 0; c < 3; c++)
+      dst[c] = job->scratch + ((gsize) c * rows + r) * crop;
+    for (gint o = 0; o < crop; o++) {
+      /* Weights are zero past n_x[o] up to a multiple of TAP_LANES, and the
+       * row has TAP_LANES zeros after its end, so whole groups are summed
+       * in TAP_LANES partial sums the compiler vectorises. */
+      const gfloat *restrict w = job->w_x + (gsize) o * job->max_taps_x;
+      gint at = job->first_x[o] - job->col0;
+      gint taps = (job->n_x[o] + TAP_LANES - 1) / TAP_LANES * TAP_LANES;
+      for (gint c = 0; c < 3; c++) {
+        const gfloat *restrict s = rgb[c] + at;
+        gfloat part[TAP_LANES] = { 0 };
+        for (gint t = 0; t < taps; t += TAP_LANES)
+          for (gint l = 0; l < TAP_LANES; l++)
+            part[l] += w[t + l] * s[t + l];
         gfloat acc = 0.0f;
-        for (gint t = 0; t < job->n_x[o]; t++)
-          acc += w[t] * s[t];
-        dst[o] = acc;
+        for (gint l = 0; l < TAP_LANES; l++)
+          acc += part[l];
+        dst[c][o] = acc;
       }
     }
   }
@@ -142,6 +172,7 @@ static void
 axis_taps (VlmResample r, gint in_size, gint out_size, gint offset, gint crop, gint max_taps,
            gint *first, gint *n, gfloat *w)
 {
+  memset (w, 0, (gsize) crop * max_taps * sizeof (gfloat));
   for (gint o = 0; o < crop; o++)
     n[o] = vlm_resample_taps (r, in_size, out_size, offset + o, &first[o],
                               w + (gsize) o * max_taps, max_taps);
@@ -174,7 +205,9 @@ vlm_cpu_preprocess (VlmDevice *device, VlmTensor *out, const VlmTensor *src,
     .p = p,
     .src = vlm_tensor_host_data (src),
     .crop = crop,
-    .max_taps_x = vlm_resample_max_taps (p->resample, p->width, rw),
+    /* rounded up to whole groups of the horizontal pass's partial sums */
+    .max_taps_x = (vlm_resample_max_taps (p->resample, p->width, rw) + TAP_LANES - 1) /
+        TAP_LANES * TAP_LANES,
     .max_taps_y = vlm_resample_max_taps (p->resample, p->height, rh),
     .out = vlm_tensor_host_data (out),
   };
@@ -214,7 +247,8 @@ vlm_cpu_preprocess (VlmDevice *device, VlmTensor *out, const VlmTensor *src,
   if (!scratch)
     return FALSE;
   job.scratch = scratch;
-  job.row_buf = vlm_cpu_scratch (device, (gsize) 3 * (job.col1 - job.col0) * sizeof (gfloat),
+  job.row_buf = vlm_cpu_scratch (device, (gsize) 3 * (job.col1 - job.col0 + TAP_LANES) *
+                                 sizeof (gfloat),
                                  error);
   if (!job.row_buf) {
     free (scratch);
