@@ -45,7 +45,8 @@ load_row (const PreprocessJob *job, gint y, gfloat *rgb[3])
   const guint8 *src = job->src;
   gint n = job->col1 - job->col0;
   const gfloat k = 1.0f / 255.0f;
-  gint bpp = 4, ri = 0, gi = 1, bi = 2;
+  gint bpp = 4;
+  gboolean bgr = FALSE;
   switch (p->format) {
     case VLM_PIXEL_RGB:
       bpp = 3;
@@ -55,8 +56,7 @@ load_row (const PreprocessJob *job, gint y, gfloat *rgb[3])
       break;
     case VLM_PIXEL_BGRA:
     case VLM_PIXEL_BGRX:
-      ri = 2;
-      bi = 0;
+      bgr = TRUE;
       break;
     case VLM_PIXEL_NV12:
     case VLM_PIXEL_I420: {
@@ -87,7 +87,7 @@ load_row (const PreprocessJob *job, gint y, gfloat *rgb[3])
   const guint8 *row = src + p->plane_offset[0] + (gsize) y * p->stride[0] + (gsize) job->col0 * bpp;
   /* The planes receiving bytes 0, 1, 2 of a pixel; constant strides let the
    * compiler vectorise the de-interleaving. */
-  gfloat *restrict b0 = rgb[ri], *restrict b1 = rgb[gi], *restrict b2 = rgb[bi];
+  gfloat *restrict b0 = rgb[bgr ? 2 : 0], *restrict b1 = rgb[1], *restrict b2 = rgb[bgr ? 0 : 2];
   if (bpp == 3) {
     for (gint i = 0; i < n; i++) {
       b0[i] = row[i * 3] * k;
