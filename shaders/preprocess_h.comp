@@ -92,7 +92,7 @@ main ()
     Taps t = resample_taps (pc.resample, pc.width, pc.resized_w, pc.off_x + ox, 0, int(pc.width));
     vec3 acc = vec3 (0.0);
     for (int x = t.lo; x < t.hi; x++)
-      acc += resample_weight (pc.resample, t, x) * (pixel (uint(x), y) / 255.0);
+      acc += resample_weight (pc.resample, t, x) * (pixel (uint(x), y) * (1.0 / 255.0));
     for (uint c = 0u; c < 3u; c++)
       scratch[VLM_OFFSET(1) + (c * pc.rows + r) * pc.crop + ox] = acc[c];
   }

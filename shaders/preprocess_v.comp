@@ -3,7 +3,7 @@
 // gst-vlm — image preprocessing, pass 2 of 2 (engine/vlm-preprocess.h):
 // vertical resampling of the scratch image preprocess_h.comp wrote
 // ([3, rows, crop], source rows row0 … row0 + rows − 1) and per-channel
-// normalisation: out[c][oy][ox] = (value − mean[c]) / std[c].
+// normalisation: out[c][oy][ox] = (value − mean[c]) · (1 / std[c]).
 // SPDX-License-Identifier: LGPL-2.1-or-later
 #include "common.glsl"
 #include "resample.glsl"
@@ -23,7 +23,7 @@ layout(push_constant) uniform Push {
   uint rows;
   uint resample;      // VlmResample
   float mean0, mean1, mean2;
-  float std0, std1, std2;
+  float inv_std0, inv_std1, inv_std2;  // 1 / std, as the CPU computes it
 } pc;
 
 void
@@ -41,7 +41,7 @@ main ()
       acc += resample_weight (pc.resample, t, y) *
           scratch[VLM_OFFSET(0) + (c * pc.rows + uint(y) - pc.row0) * pc.crop + ox];
     float mean = c == 0u ? pc.mean0 : (c == 1u ? pc.mean1 : pc.mean2);
-    float std_dev = c == 0u ? pc.std0 : (c == 1u ? pc.std1 : pc.std2);
-    out_data[VLM_OFFSET(1) + i] = (acc - mean) / std_dev;
+    float inv_std = c == 0u ? pc.inv_std0 : (c == 1u ? pc.inv_std1 : pc.inv_std2);
+    out_data[VLM_OFFSET(1) + i] = (acc - mean) * inv_std;
   }
 }

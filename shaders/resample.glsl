@@ -29,13 +29,51 @@ resample_filter (uint kind, float x)
 // window is also clipped to [clip_lo, clip_hi): the pixels the host made
 // available, which the f64 window of the host may draw one pixel narrower
 // than this one at an edge where the weight is ~0.
+//
+// The centre (o + 0.5)·in/out is kept as an integer part and a fraction,
+// both exact (centre_split()), so the filter arguments i + 0.5 − centre keep
+// f32 precision even for centres far from 0.
 struct Taps {
   int lo;
   int hi;
-  float centre;
+  int centre_int;
+  float centre_frac;
   float stretch;
   float sum;
 };
+
+// Argument of the filter for source pixel i.
+float
+resample_arg (Taps t, int i)
+{
+  return (float(i - t.centre_int) + 0.5 - t.centre_frac) / t.stretch;
+}
+
+// (2o + 1)·in / (2·out) as an integer part and a fraction. The numerator is
+// 64-bit (umulExtended()); past 32 bits it is divided by schoolbook long
+// division, two bits per step (the divisor, below 2^30, keeps every step
+// within 32 bits).
+void
+centre_split (uint o, uint in_size, uint out_size, out int centre_int, out float centre_frac)
+{
+  uint hi, lo;
+  umulExtended (2u * o + 1u, in_size, hi, lo);
+  uint den = 2u * out_size;
+  uint q = lo / den, rem = lo % den;
+  // Only extreme aspect ratios need more than 32 bits.
+  if (hi != 0u) {
+    q = 0u;
+    rem = 0u;
+    for (int s = 62; s >= 0; s -= 2) {
+      uint bits = s >= 32 ? (hi >> uint(s - 32)) & 3u : (lo >> uint(s)) & 3u;
+      rem = rem * 4u + bits;
+      q = q * 4u + rem / den;
+      rem %= den;
+    }
+  }
+  centre_int = int(q);
+  centre_frac = float(rem) / float(den);
+}
 
 Taps
 resample_taps (uint kind, uint in_size, uint out_size, uint o, int clip_lo, int clip_hi)
@@ -44,12 +82,14 @@ resample_taps (uint kind, uint in_size, uint out_size, uint o, int clip_lo, int 
   float scale = float(in_size) / float(out_size);
   t.stretch = max (scale, 1.0);
   float support = (kind == RESAMPLE_BICUBIC ? 2.0 : 1.0) * t.stretch;
-  t.centre = (float(o) + 0.5) * scale;
-  t.lo = max (int(floor (t.centre - support + 0.5)), max (clip_lo, 0));
-  t.hi = min (int(floor (t.centre + support + 0.5)), min (clip_hi, int(in_size)));
+  centre_split (o, in_size, out_size, t.centre_int, t.centre_frac);
+  t.lo = t.centre_int + int(floor (t.centre_frac - support + 0.5));
+  t.hi = t.centre_int + int(floor (t.centre_frac + support + 0.5));
+  t.lo = max (t.lo, max (clip_lo, 0));
+  t.hi = min (t.hi, min (clip_hi, int(in_size)));
   t.sum = 0.0;
   for (int i = t.lo; i < t.hi; i++)
-    t.sum += resample_filter (kind, (float(i) - t.centre + 0.5) / t.stretch);
+    t.sum += resample_filter (kind, resample_arg (t, i));
   return t;
 }
 
@@ -59,5 +99,5 @@ resample_weight (uint kind, Taps t, int i)
 {
   if (t.sum == 0.0)
     return 0.0;
-  return resample_filter (kind, (float(i) - t.centre + 0.5) / t.stretch) / t.sum;
+  return resample_filter (kind, resample_arg (t, i)) / t.sum;
 }

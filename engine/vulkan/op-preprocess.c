@@ -33,7 +33,7 @@ typedef struct {
   guint32 rows;
   guint32 resample;
   gfloat mean[3];
-  gfloat std[3];
+  gfloat inv_std[3];
 } PreprocessVPush;
 
 /**
@@ -111,7 +111,7 @@ vlm_vk_preprocess (VlmDevice *device, VlmTensor *out, const VlmTensor *src,
   };
   for (gint c = 0; c < 3; c++) {
     vpush.mean[c] = p->mean[c];
-    vpush.std[c] = p->std[c];
+    vpush.inv_std[c] = 1.0f / p->std[c];
   }
   const VlmVkBinding vbindings[] = {
     { scratch, FALSE },
