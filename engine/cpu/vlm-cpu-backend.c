@@ -234,96 +234,105 @@ cpu_sync (VlmDevice *device, GError **error)
   return TRUE;
 }
 
-/* Every op: take the op lock, mark the outputs written, run. */
-#define LOCKED(device, call)                                        \
-  G_STMT_START {                                                    \
-    VlmCpuDevice *cpu_ = vlm_cpu_device (device);                   \
-    g_mutex_lock (&cpu_->op_lock);                                  \
-    gboolean ok_ = (call);                                          \
-    g_mutex_unlock (&cpu_->op_lock);                                \
-    return ok_;                                                     \
-  } G_STMT_END
+/* Every op takes the op lock and marks the storages it writes before it
+ * runs (see vlm_cpu_storage_written()). */
+static VlmCpuDevice *
+op_begin (VlmDevice *device, VlmTensor *out, VlmTensor *out2)
+{
+  VlmCpuDevice *cpu = vlm_cpu_device (device);
+  g_mutex_lock (&cpu->op_lock);
+  vlm_cpu_storage_written (out->storage);
+  if (out2)
+    vlm_cpu_storage_written (out2->storage);
+  return cpu;
+}
+
+static gboolean
+op_end (VlmCpuDevice *cpu, gboolean ok)
+{
+  g_mutex_unlock (&cpu->op_lock);
+  return ok;
+}
 
 static gboolean
 op_matmul (VlmDevice *device, VlmTensor *y, const VlmTensor *x, const VlmTensor *w,
            const VlmTensor *bias, const VlmTensor *residual, VlmActivation act,
            GError **error)
 {
-  LOCKED (device, (vlm_cpu_storage_written (y->storage),
-                   vlm_cpu_matmul (device, y, x, w, bias, residual, act, error)));
+  VlmCpuDevice *cpu = op_begin (device, y, NULL);
+  return op_end (cpu, vlm_cpu_matmul (device, y, x, w, bias, residual, act, error));
 }
 
 static gboolean
 op_layernorm (VlmDevice *device, VlmTensor *y, const VlmTensor *x, const VlmTensor *gamma,
               const VlmTensor *beta, gfloat eps, GError **error)
 {
-  LOCKED (device, (vlm_cpu_storage_written (y->storage),
-                   vlm_cpu_layernorm (device, y, x, gamma, beta, eps, error)));
+  VlmCpuDevice *cpu = op_begin (device, y, NULL);
+  return op_end (cpu, vlm_cpu_layernorm (device, y, x, gamma, beta, eps, error));
 }
 
 static gboolean
 op_softmax (VlmDevice *device, VlmTensor *y, const VlmTensor *x, gfloat scale,
             const VlmTensor *mask, gboolean causal, GError **error)
 {
-  LOCKED (device, (vlm_cpu_storage_written (y->storage),
-                   vlm_cpu_softmax (device, y, x, scale, mask, causal, error)));
+  VlmCpuDevice *cpu = op_begin (device, y, NULL);
+  return op_end (cpu, vlm_cpu_softmax (device, y, x, scale, mask, causal, error));
 }
 
 static gboolean
 op_unary (VlmDevice *device, VlmTensor *y, const VlmTensor *x, VlmActivation act,
           GError **error)
 {
-  LOCKED (device, (vlm_cpu_storage_written (y->storage),
-                   vlm_cpu_unary (device, y, x, act, error)));
+  VlmCpuDevice *cpu = op_begin (device, y, NULL);
+  return op_end (cpu, vlm_cpu_unary (device, y, x, act, error));
 }
 
 static gboolean
 op_binary (VlmDevice *device, VlmTensor *y, const VlmTensor *a, const VlmTensor *b,
            VlmBinaryOp op, GError **error)
 {
-  LOCKED (device, (vlm_cpu_storage_written (y->storage),
-                   vlm_cpu_binary (device, y, a, b, op, error)));
+  VlmCpuDevice *cpu = op_begin (device, y, NULL);
+  return op_end (cpu, vlm_cpu_binary (device, y, a, b, op, error));
 }
 
 static gboolean
 op_attention (VlmDevice *device, VlmTensor *out, const VlmTensor *q, const VlmTensor *k,
               const VlmTensor *v, const VlmAttentionParams *params, GError **error)
 {
-  LOCKED (device, (vlm_cpu_storage_written (out->storage),
-                   vlm_cpu_attention (device, out, q, k, v, params, error)));
+  VlmCpuDevice *cpu = op_begin (device, out, NULL);
+  return op_end (cpu, vlm_cpu_attention (device, out, q, k, v, params, error));
 }
 
 static gboolean
 op_patchify (VlmDevice *device, VlmTensor *patches, const VlmTensor *image, gint patch,
              GError **error)
 {
-  LOCKED (device, (vlm_cpu_storage_written (patches->storage),
-                   vlm_cpu_patchify (device, patches, image, patch, error)));
+  VlmCpuDevice *cpu = op_begin (device, patches, NULL);
+  return op_end (cpu, vlm_cpu_patchify (device, patches, image, patch, error));
 }
 
 static gboolean
 op_gather_rows (VlmDevice *device, VlmTensor *y, const VlmTensor *table, const VlmTensor *ids,
                 GError **error)
 {
-  LOCKED (device, (vlm_cpu_storage_written (y->storage),
-                   vlm_cpu_gather_rows (device, y, table, ids, error)));
+  VlmCpuDevice *cpu = op_begin (device, y, NULL);
+  return op_end (cpu, vlm_cpu_gather_rows (device, y, table, ids, error));
 }
 
 static gboolean
 op_topk (VlmDevice *device, VlmTensor *values, VlmTensor *indices, const VlmTensor *x, gint k,
          GError **error)
 {
-  LOCKED (device, (vlm_cpu_storage_written (values->storage),
-                   vlm_cpu_storage_written (indices->storage),
-                   vlm_cpu_topk (device, values, indices, x, k, error)));
+  VlmCpuDevice *cpu = op_begin (device, values, indices);
+  return op_end (cpu, vlm_cpu_topk (device, values, indices, x, k, error));
 }
 
 static gboolean
 op_preprocess (VlmDevice *device, VlmTensor *out, const VlmTensor *src,
                const VlmImageParams *params, GError **error)
 {
-  LOCKED (device, (vlm_cpu_storage_written (out->storage),
-                   vlm_cpu_preprocess (device, out, src, params, error)));
+  VlmCpuDevice *cpu = op_begin (device, out, NULL);
+  return op_end (cpu, vlm_cpu_preprocess (device, out, src, params, error));
 }
 
 static const VlmBackend cpu_backend = {
