@@ -68,6 +68,9 @@ vlm_vk_preprocess (VlmDevice *device, VlmTensor *out, const VlmTensor *src,
   vlm_image_resized_size (p, &rw, &rh);
   vlm_resample_rows (p, &row0, &row1);
   guint32 rows = (guint32) MAX (row1 - row0, 1);
+  if (!vlm_vk_check_count ("preprocess", "the scratch image", 3 * (guint64) rows * p->crop,
+                           error))
+    return FALSE;
 
   const gint64 scratch_shape[3] = { 3, rows, p->crop };
   g_autoptr (VlmTensor) scratch = vlm_tensor_new (device, VLM_DTYPE_F32, 3, scratch_shape, error);
