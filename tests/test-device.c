@@ -92,18 +92,19 @@ expect_open_error (const gchar *spec, gint code, const gchar *mention)
   GError *error = NULL;
   VlmDevice *dev = vlm_device_open (spec, &error);
   if (dev) {
-    g_test_fail_printf ("\"%s\" opened %s", spec, vlm_device_get_name (dev));
+    g_test_fail_printf ("\"%s\" opened %s", spec ? spec : "(NULL: auto)",
+                        vlm_device_get_name (dev));
     vlm_device_unref (dev);
     return;
   }
   g_assert_nonnull (error);
-  g_test_message ("\"%s\": %s", spec, error->message);
+  g_test_message ("\"%s\": %s", spec ? spec : "(NULL: auto)", error->message);
   g_assert_true (error->domain == VLM_ERROR);
   if (code >= 0)
     g_assert_cmpint (error->code, ==, code);
   if (mention && !strstr (error->message, mention))
-    g_test_fail_printf ("the error for \"%s\" does not mention \"%s\": %s", spec, mention,
-                        error->message);
+    g_test_fail_printf ("the error for \"%s\" does not mention \"%s\": %s",
+                        spec ? spec : "(NULL: auto)", mention, error->message);
   g_clear_error (&error);
 }
 
@@ -245,7 +246,6 @@ test_list (void)
                          vlm_device_type_to_string (d->type), d->api_version >> 22,
                          (d->api_version >> 12) & 0x3ff, d->driver, d->fp16 ? "yes" : "no",
                          d->subgroup_size, d->shared_memory, d->max_workgroup_invocations);
-    g_test_message ("%s", line);
     g_print ("# %s\n", line);
     g_assert_cmpuint (d->index, <, devs->len);
     for (guint j = 0; j < i; j++)
