@@ -125,6 +125,47 @@ test_views (void)
   g_clear_error (&error);
 }
 
+static void
+count_notify (gpointer data)
+{
+  (*(gint *) data)++;
+}
+
+/* new_from_data: the CPU keeps the data (views included) until the last
+ * reference goes, then calls notify once; a bad shape calls it at once. */
+static void
+test_from_data (void)
+{
+  GError *error = NULL;
+  g_autoptr (VlmDevice) dev = vlm_device_open ("cpu", &error);
+  g_assert_no_error (error);
+  gfloat data[12];
+  for (gint i = 0; i < 12; i++)
+    data[i] = (gfloat) i * 0.5f;
+  gint calls = 0;
+  const gint64 shape[2] = { 3, 4 };
+  VlmTensor *t = vlm_tensor_new_from_data (dev, VLM_DTYPE_F32, 2, shape, data, count_notify,
+                                           &calls, &error);
+  g_assert_no_error (error);
+  const gint64 row[1] = { 4 };
+  VlmTensor *v = vlm_tensor_view (t, 8, 1, row, &error);
+  g_assert_no_error (error);
+  vlm_tensor_unref (t);
+  g_assert_cmpint (calls, ==, 0);
+  gfloat got[4];
+  g_assert_true (vlm_tensor_download (v, got, sizeof got, &error));
+  g_assert_cmpmem (got, sizeof got, data + 8, sizeof got);
+  vlm_tensor_unref (v);
+  g_assert_cmpint (calls, ==, 1);
+
+  const gint64 bad[2] = { 3, -4 };
+  g_assert_null (vlm_tensor_new_from_data (dev, VLM_DTYPE_F32, 2, bad, data, count_notify,
+                                           &calls, &error));
+  g_assert_error (error, VLM_ERROR, VLM_ERROR_INVALID_ARGUMENT);
+  g_clear_error (&error);
+  g_assert_cmpint (calls, ==, 2);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -132,5 +173,6 @@ main (int argc, char **argv)
   g_test_add_func ("/tensor/f16/all-halves", test_f16_all_halves);
   g_test_add_func ("/tensor/f16/rounding", test_f16_rounding);
   g_test_add_func ("/tensor/views", test_views);
+  g_test_add_func ("/tensor/from-data", test_from_data);
   return g_test_run ();
 }
