@@ -671,6 +671,9 @@ gst_vlm_base_init (GstVlmBase *base)
   p->post_messages = DEFAULT_POST_MESSAGES;
   gst_base_transform_set_in_place (GST_BASE_TRANSFORM (base), TRUE);
   gst_base_transform_set_passthrough (GST_BASE_TRANSFORM (base), FALSE);
+  /* QoS in GstBaseTransform drops late buffers; an analyser must pass every
+   * frame on (use `interval` to lighten the load) */
+  gst_base_transform_set_qos_enabled (GST_BASE_TRANSFORM (base), FALSE);
   gst_pad_add_probe (GST_BASE_TRANSFORM_SINK_PAD (base), GST_PAD_PROBE_TYPE_EVENT_DOWNSTREAM,
                      caps_probe, base, NULL);
 }

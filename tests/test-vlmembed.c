@@ -467,7 +467,7 @@ GST_END_TEST;
 GST_START_TEST (test_messages)
 {
   g_autofree gchar *launch = g_strdup_printf ("videotestsrc num-buffers=6 ! "
-      "video/x-raw,width=64,height=48 ! vlmembed interval=2 model=\"%s\" ! fakesink",
+      "video/x-raw,width=64,height=48 ! vlmembed name=e interval=2 model=\"%s\" ! fakesink",
       model_dir);
   GstElement *pipeline = gst_parse_launch (launch, NULL);
   GList *msgs = run_to_eos (pipeline);
@@ -494,7 +494,7 @@ GST_START_TEST (test_messages)
   gst_element_set_state (pipeline, GST_STATE_NULL);
 
   /* post-messages=false: none */
-  GstElement *e = gst_bin_get_by_name (GST_BIN (pipeline), "vlmembed0");
+  GstElement *e = gst_bin_get_by_name (GST_BIN (pipeline), "e");
   g_object_set (e, "post-messages", FALSE, NULL);
   gst_object_unref (e);
   msgs = run_to_eos (pipeline);
@@ -510,8 +510,8 @@ GST_START_TEST (test_json_lines)
   g_autofree gchar *tmp = g_dir_make_tmp ("vlm-json-XXXXXX", NULL);
   g_autofree gchar *path = g_build_filename (tmp, "out.jsonl", NULL);
   g_autofree gchar *launch = g_strdup_printf ("videotestsrc num-buffers=5 ! "
-      "video/x-raw,width=64,height=48 ! vlmembed model=\"%s\" interval=2 ! "
-      "vlmmatch model=\"%s\" labels=\"red, green,blue \" ! vlmjsonsink location=\"%s\" "
+      "video/x-raw,width=64,height=48 ! vlmembed name=e model=\"%s\" interval=2 ! "
+      "vlmmatch name=m model=\"%s\" labels=\"red, green,blue \" ! vlmjsonsink location=\"%s\" "
       "vectors=true", model_dir, model_dir, path);
   GstElement *pipeline = gst_parse_launch (launch, NULL);
   g_list_free_full (run_to_eos (pipeline), (GDestroyNotify) gst_message_unref);
@@ -538,7 +538,7 @@ GST_START_TEST (test_json_lines)
     fail_unless_equals_string (json_object_get_string_member (emb, "meta"), "VlmEmbeddingMeta");
     /* even frames: vlmembed's; odd ones: vlmmatch encoded them itself */
     fail_unless_equals_string (json_object_get_string_member (emb, "element"),
-                               i % 2 ? "vlmmatch0" : "vlmembed0");
+                               i % 2 ? "m" : "e");
     fail_unless_equals_string (json_object_get_string_member (emb, "model-id"), model_id);
     JsonArray *vec = json_object_get_array_member (emb, "vector");
     gint64 dim = json_object_get_int_member (emb, "dimension");
