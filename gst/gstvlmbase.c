@@ -593,23 +593,25 @@ gst_vlm_base_encode_texts (GstVlmBase *base, const gchar *const *texts, gint n,
 }
 
 /**
- * gst_vlm_base_new_result:
+ * gst_vlm_base_new_result_at:
  * @base: an element
  * @name: structure name ("vlm-embedding", "vlm-match", …)
- * @buffer: (nullable): the buffer the result belongs to
+ * @pts: presentation time of the frame the result belongs to, or
+ *   GST_CLOCK_TIME_NONE
+ * @duration: its duration, or GST_CLOCK_TIME_NONE
  *
- * Starts a result message: a structure with the buffer's `pts`, `duration`,
+ * Starts a result message: a structure with `pts`, `duration`,
  * `running-time` and `stream-time` (unsigned 64-bit nanoseconds, or
- * GST_CLOCK_TIME_NONE when unknown).
+ * GST_CLOCK_TIME_NONE when unknown), the last two from the current segment.
  *
  * Returns: (transfer full): the structure, to fill and give to
  *   gst_vlm_base_post_result().
  */
 GstStructure *
-gst_vlm_base_new_result (GstVlmBase *base, const gchar *name, GstBuffer *buffer)
+gst_vlm_base_new_result_at (GstVlmBase *base, const gchar *name, GstClockTime pts,
+                            GstClockTime duration)
 {
   GstSegment *segment = &GST_BASE_TRANSFORM (base)->segment;
-  GstClockTime pts = buffer ? GST_BUFFER_PTS (buffer) : GST_CLOCK_TIME_NONE;
   GstClockTime running = GST_CLOCK_TIME_NONE, stream = GST_CLOCK_TIME_NONE;
   if (GST_CLOCK_TIME_IS_VALID (pts) && segment->format == GST_FORMAT_TIME) {
     running = gst_segment_to_running_time (segment, GST_FORMAT_TIME, pts);
@@ -617,10 +619,26 @@ gst_vlm_base_new_result (GstVlmBase *base, const gchar *name, GstBuffer *buffer)
   }
   return gst_structure_new (name,
       "pts", G_TYPE_UINT64, (guint64) pts,
-      "duration", G_TYPE_UINT64,
-      (guint64) (buffer ? GST_BUFFER_DURATION (buffer) : GST_CLOCK_TIME_NONE),
+      "duration", G_TYPE_UINT64, (guint64) duration,
       "running-time", G_TYPE_UINT64, (guint64) running,
       "stream-time", G_TYPE_UINT64, (guint64) stream, NULL);
+}
+
+/**
+ * gst_vlm_base_new_result:
+ * @base: an element
+ * @name: structure name ("vlm-embedding", "vlm-match", …)
+ * @buffer: the buffer the result belongs to
+ *
+ * gst_vlm_base_new_result_at() with the buffer's pts and duration.
+ *
+ * Returns: (transfer full): the structure.
+ */
+GstStructure *
+gst_vlm_base_new_result (GstVlmBase *base, const gchar *name, GstBuffer *buffer)
+{
+  return gst_vlm_base_new_result_at (base, name, GST_BUFFER_PTS (buffer),
+                                     GST_BUFFER_DURATION (buffer));
 }
 
 /**

@@ -58,6 +58,8 @@ gboolean      gst_vlm_base_encode_texts      (GstVlmBase *base, const gchar *con
                                               gint n, gfloat *embeddings, GError **error);
 GstStructure *gst_vlm_base_new_result        (GstVlmBase *base, const gchar *name,
                                               GstBuffer *buffer);
+GstStructure *gst_vlm_base_new_result_at     (GstVlmBase *base, const gchar *name,
+                                              GstClockTime pts, GstClockTime duration);
 void          gst_vlm_base_post_result       (GstVlmBase *base, GstStructure *result);
 
 G_END_DECLS

@@ -202,9 +202,10 @@ static void
 post_detect (GstVlmMatch *self, gint i, gboolean start, const gchar *reason, GstBuffer *buffer)
 {
   GstVlmBase *base = GST_VLM_BASE (self);
-  GstStructure *s = gst_vlm_base_new_result (base, "vlm-detect", buffer);
-  if (!buffer)
-    gst_structure_set (s, "pts", G_TYPE_UINT64, (guint64) self->last_pts, NULL);
+  /* without a buffer (EOS, flush, label change): at the last frame's time */
+  GstStructure *s = buffer ? gst_vlm_base_new_result (base, "vlm-detect", buffer)
+                           : gst_vlm_base_new_result_at (base, "vlm-detect", self->last_pts,
+                                                         GST_CLOCK_TIME_NONE);
   gst_structure_set (s, "model-id", G_TYPE_STRING, gst_vlm_base_get_model_id (base),
                      "event", G_TYPE_STRING, start ? "start" : "end",
                      "label", G_TYPE_STRING, self->labels[i],
