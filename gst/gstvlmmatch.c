@@ -202,6 +202,9 @@ static void
 post_detect (GstVlmMatch *self, gint i, gboolean start, const gchar *reason, GstBuffer *buffer)
 {
   GstVlmBase *base = GST_VLM_BASE (self);
+  GST_OBJECT_LOCK (self);
+  gdouble threshold = self->threshold;
+  GST_OBJECT_UNLOCK (self);
   /* without a buffer (EOS, flush, label change): at the last frame's time */
   GstStructure *s = buffer ? gst_vlm_base_new_result (base, "vlm-detect", buffer)
                            : gst_vlm_base_new_result_at (base, "vlm-detect", self->last_pts,
@@ -211,7 +214,7 @@ post_detect (GstVlmMatch *self, gint i, gboolean start, const gchar *reason, Gst
                      "label", G_TYPE_STRING, self->labels[i],
                      "index", G_TYPE_INT, i,
                      "score", G_TYPE_DOUBLE, (gdouble) self->scores[i],
-                     "threshold", G_TYPE_DOUBLE, self->threshold, NULL);
+                     "threshold", G_TYPE_DOUBLE, threshold, NULL);
   if (!start)
     gst_structure_set (s, "reason", G_TYPE_STRING, reason,
                        "start-pts", G_TYPE_UINT64, (guint64) self->start_pts[i], NULL);

@@ -314,14 +314,41 @@ error_text (GstMessage *msg)
   return g_strdup_printf ("%s | %s", err->message, dbg ? dbg : "");
 }
 
+/* Caps change mid-stream (size and format): the next frames use them. */
+GST_START_TEST (test_renegotiate)
+{
+  GstHarness *h = embed_harness ("device=cpu");
+  const struct { const gchar *caps; gsize size; } steps[] = {
+    { "video/x-raw,format=RGB,width=40,height=30,framerate=30/1", 40 * 30 * 3 },
+    { "video/x-raw,format=NV12,width=64,height=48,framerate=30/1", 64 * 48 * 3 / 2 },
+    { "video/x-raw,format=BGRA,width=17,height=9,framerate=30/1", 17 * 9 * 4 },
+  };
+  for (guint i = 0; i < G_N_ELEMENTS (steps); i++) {
+    gst_harness_set_src_caps_str (h, steps[i].caps);
+    GstBuffer *in = gst_buffer_new_allocate (NULL, steps[i].size, NULL);
+    gst_buffer_memset (in, 0, 0x80, steps[i].size);
+    fail_unless_equals_int (gst_harness_push (h, in), GST_FLOW_OK);
+    GstBuffer *out = gst_harness_pull (h);
+    guint dim = 0;
+    fail_unless (gst_vlm_embedding_meta_get_vector (gst_buffer_get_vlm_embedding_meta (out,
+                                                    model_id), &dim) != NULL);
+    fail_unless (dim > 0);
+    gst_buffer_unref (out);
+  }
+  gst_harness_teardown (h);
+}
+GST_END_TEST;
+
 static void
-expect_load_error (const gchar *folder, const gchar *expect)
+expect_load_error_on (const gchar *folder, const gchar *device, const gchar *expect)
 {
   GstElement *e = gst_element_factory_make ("vlmembed", NULL);
   GstBus *bus = gst_bus_new ();
   gst_element_set_bus (e, bus);
   if (folder)
     g_object_set (e, "model", folder, NULL);
+  if (device)
+    g_object_set (e, "device", device, NULL);
   fail_unless_equals_int (gst_element_set_state (e, GST_STATE_READY), GST_STATE_CHANGE_SUCCESS);
   fail_unless_equals_int (gst_element_set_state (e, GST_STATE_PAUSED), GST_STATE_CHANGE_FAILURE);
   GstMessage *msg = gst_bus_pop_filtered (bus, GST_MESSAGE_ERROR);
@@ -336,6 +363,12 @@ expect_load_error (const gchar *folder, const gchar *expect)
   gst_object_unref (e);
 }
 
+static void
+expect_load_error (const gchar *folder, const gchar *expect)
+{
+  expect_load_error_on (folder, NULL, expect);
+}
+
 GST_START_TEST (test_missing_model)
 {
   expect_load_error ("/nonexistent/clip-model", "/nonexistent/clip-model");
@@ -343,6 +376,8 @@ GST_START_TEST (test_missing_model)
   g_autofree gchar *empty = g_dir_make_tmp ("vlm-empty-XXXXXX", NULL);
   expect_load_error (empty, empty);
   g_rmdir (empty);
+  /* a well-formed device string naming no device */
+  expect_load_error_on (model_dir, "vulkan:99", "vulkan:99");
 }
 GST_END_TEST;
 
@@ -578,6 +613,7 @@ vlmembed_suite (void)
   tcase_add_test (tc, test_vulkan);
   tcase_add_test (tc, test_interval);
   tcase_add_test (tc, test_passthrough);
+  tcase_add_test (tc, test_renegotiate);
   tcase_add_test (tc, test_shared_model);
   tcase_add_test (tc, test_missing_model);
   tcase_add_test (tc, test_bad_properties);

@@ -643,6 +643,55 @@ GST_START_TEST (test_shared_with_embed)
 }
 GST_END_TEST;
 
+/* Properties changed from another thread while frames flow: every result
+ * stays consistent (as many scores as labels), nothing crashes. */
+GST_START_TEST (test_concurrent_changes)
+{
+  g_autofree gchar *launch = g_strdup_printf ("videotestsrc num-buffers=150 ! "
+      "video/x-raw,width=32,height=24 ! vlmembed model=\"%s\" ! vlmmatch name=m "
+      "model=\"%s\" labels=\"a,b\" ! fakesink", model_dir, model_dir);
+  GstElement *pipeline = gst_parse_launch (launch, NULL);
+  GstElement *m = gst_bin_get_by_name (GST_BIN (pipeline), "m");
+  GstBus *bus = gst_element_get_bus (pipeline);
+  fail_unless (gst_element_set_state (pipeline, GST_STATE_PLAYING) != GST_STATE_CHANGE_FAILURE);
+  const gchar *sets[] = { "x", "a, b, c", "", "dog,cat", " , ", "one,two,three,four" };
+  guint matches = 0, i = 0;
+  GstPad *sink = gst_element_get_static_pad (m, "sink");
+  for (;;) {
+    GstMessage *msg = gst_bus_timed_pop_filtered (bus, 2 * GST_MSECOND,
+        GST_MESSAGE_EOS | GST_MESSAGE_ERROR | GST_MESSAGE_ELEMENT);
+    g_object_set (m, "labels", sets[i % G_N_ELEMENTS (sets)], "mode", i % 3 == 0 ?
+                  GST_VLM_MATCH_MODE_DETECT : GST_VLM_MATCH_MODE_CLASSIFY,
+                  "template", i % 2 ? "{}" : "a {}", "threshold", (i % 5) / 5.0, NULL);
+    if (i % 7 == 0)
+      gst_pad_send_event (sink, label_event ("p, q", NULL, NULL));
+    i++;
+    if (!msg)
+      continue;
+    GstMessageType type = GST_MESSAGE_TYPE (msg);
+    fail_if (type == GST_MESSAGE_ERROR);
+    if (type == GST_MESSAGE_ELEMENT &&
+        gst_structure_has_name (gst_message_get_structure (msg), "vlm-match")) {
+      const GstStructure *s = gst_message_get_structure (msg);
+      guint n = gst_value_array_get_size (gst_structure_get_value (s, "labels"));
+      fail_unless (n > 0);
+      fail_unless_equals_int (gst_value_array_get_size (gst_structure_get_value (s, "scores")),
+                              n);
+      matches++;
+    }
+    gst_message_unref (msg);
+    if (type == GST_MESSAGE_EOS)
+      break;
+  }
+  fail_unless (matches > 0);
+  gst_element_set_state (pipeline, GST_STATE_NULL);
+  gst_object_unref (sink);
+  gst_object_unref (bus);
+  gst_object_unref (m);
+  gst_object_unref (pipeline);
+}
+GST_END_TEST;
+
 static Suite *
 vlmmatch_suite (void)
 {
@@ -659,6 +708,7 @@ vlmmatch_suite (void)
   tcase_add_test (tc, test_labels_event);
   tcase_add_test (tc, test_empty_labels);
   tcase_add_test (tc, test_shared_with_embed);
+  tcase_add_test (tc, test_concurrent_changes);
   return s;
 }
 
