@@ -56,6 +56,11 @@ G_BEGIN_DECLS
  * (`VlmAnswerMeta`: `question`, `answer`, `score`) metas follow the same
  * scheme.
  *
+ * These metas are the contract on every GStreamer ≥ 1.20. When built
+ * against GStreamer ≥ 1.24, the elements may in addition attach GstAnalytics
+ * metadata (a classification per match); readers of the metas above are not
+ * affected.
+ *
  * Since: 0.1
  */
 
