@@ -11,6 +11,12 @@
 
 G_BEGIN_DECLS
 
+/**
+ * GstVlmBase:
+ *
+ * Abstract base of the vlm video elements (an in-place #GstVideoFilter).
+ * Instance fields are private.
+ */
 #define GST_TYPE_VLM_BASE (gst_vlm_base_get_type ())
 G_DECLARE_DERIVABLE_TYPE (GstVlmBase, gst_vlm_base, GST, VLM_BASE, GstVideoFilter)
 

@@ -7,6 +7,11 @@
 
 G_BEGIN_DECLS
 
+/**
+ * GstVlmEmbed:
+ *
+ * The vlmembed element (opaque).
+ */
 #define GST_TYPE_VLM_EMBED (gst_vlm_embed_get_type ())
 G_DECLARE_FINAL_TYPE (GstVlmEmbed, gst_vlm_embed, GST, VLM_EMBED, GstVlmBase)
 

@@ -8,6 +8,11 @@
 
 G_BEGIN_DECLS
 
+/**
+ * GstVlmJsonSink:
+ *
+ * The vlmjsonsink element (opaque).
+ */
 #define GST_TYPE_VLM_JSON_SINK (gst_vlm_json_sink_get_type ())
 G_DECLARE_FINAL_TYPE (GstVlmJsonSink, gst_vlm_json_sink, GST, VLM_JSON_SINK, GstBaseSink)
 

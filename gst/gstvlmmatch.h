@@ -7,6 +7,11 @@
 
 G_BEGIN_DECLS
 
+/**
+ * GstVlmMatch:
+ *
+ * The vlmmatch element (opaque).
+ */
 #define GST_TYPE_VLM_MATCH (gst_vlm_match_get_type ())
 G_DECLARE_FINAL_TYPE (GstVlmMatch, gst_vlm_match, GST, VLM_MATCH, GstVlmBase)
 
