@@ -13,8 +13,8 @@ packages=(
   # GStreamer elements
   libgstreamer1.0-dev libgstreamer-plugins-base1.0-dev gstreamer1.0-tools
   gstreamer1.0-plugins-base gstreamer1.0-plugins-good
-  # reference implementations in the tests
-  python3 python3-numpy
+  # reference implementations and the Python (GObject introspection) tests
+  python3 python3-numpy python3-gi gir1.2-gstreamer-1.0 python3-gst-1.0
 )
 
 missing=()
