@@ -456,7 +456,7 @@ pixel_format (GstVideoFormat format, VlmPixelFormat *out)
  * NV12). When the planes are not inside one mapping (several memories),
  * they are packed into @scratch first. */
 static gboolean
-frame_to_clip (GstVideoFrame *frame, GByteArray **scratch, VlmClipFrame *vf, GError **error)
+frame_to_clip (GstVideoFrame *frame, GByteArray **scratch, VlmFrame *vf, GError **error)
 {
   GstVideoFormat format = GST_VIDEO_FRAME_FORMAT (frame);
   memset (vf, 0, sizeof *vf);
@@ -548,7 +548,7 @@ gst_vlm_base_encode_frame (GstVlmBase *base, GstVideoFrame *frame, gfloat *embed
     g_set_error (error, VLM_ERROR, VLM_ERROR_INVALID_ARGUMENT, "no model loaded");
     return FALSE;
   }
-  VlmClipFrame vf;
+  VlmFrame vf;
   if (!frame_to_clip (frame, &p->scratch, &vf, error))
     return FALSE;
   gint64 t0 = g_get_monotonic_time ();

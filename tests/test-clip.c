@@ -193,7 +193,7 @@ test_frames (gconstpointer data)
   Variant cv = { "cpu", v->weights };
   g_autoptr (VlmClipModel) ref = open_model (&cv);
   gint w = 61, h = 47;
-  VlmClipFrame f = { 0 };
+  VlmFrame f = { 0 };
   f.size = vlm_pixel_format_frame_size (VLM_PIXEL_RGB, w, h, &f.params);
   g_autofree guint8 *rgb = g_new (guint8, f.size);
   for (gsize i = 0; i < f.size; i++)

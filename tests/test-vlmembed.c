@@ -129,7 +129,7 @@ GST_START_TEST (test_same_as_engine)
 
   GstMapInfo map;
   fail_unless (gst_buffer_map (frame, &map, GST_MAP_READ));
-  VlmClipFrame vf = { map.data, map.size, { 0 } };
+  VlmFrame vf = { map.data, map.size, { 0 } };
   vf.params.format = VLM_PIXEL_RGB;
   vf.params.width = 97;
   vf.params.height = 61;

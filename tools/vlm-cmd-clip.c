@@ -108,7 +108,7 @@ encode_files (VlmClipModel *m, char **files, gint n, gfloat *out, GError **error
     VlmImage img;
     if (!vlm_image_load (files[i], &img, error))
       return FALSE;
-    VlmClipFrame f = { .data = img.data, .size = img.size };
+    VlmFrame f = { .data = img.data, .size = img.size };
     vlm_pixel_format_frame_size (VLM_PIXEL_RGB, img.width, img.height, &f.params);
     f.params.stride[0] = img.stride;
     gboolean ok = vlm_clip_encode_frames (m, &f, 1, out + (gsize) i * P, error);

@@ -54,7 +54,7 @@ typedef struct {
 } VlmClipConfig;
 
 /**
- * VlmClipFrame:
+ * VlmFrame:
  * @data: the frame's bytes
  * @size: byte length of @data
  * @params: layout (format, width, height, strides, plane offsets); the
@@ -66,7 +66,7 @@ typedef struct {
   gconstpointer data;
   gsize size;
   VlmImageParams params;
-} VlmClipFrame;
+} VlmFrame;
 
 /**
  * VlmClipModel:
@@ -88,7 +88,7 @@ gfloat        vlm_clip_model_logit_scale  (VlmClipModel *model);
 
 gboolean      vlm_clip_encode_pixels      (VlmClipModel *model, const gfloat *pixels, gint n,
                                            gfloat *embeddings, GError **error);
-gboolean      vlm_clip_encode_frames      (VlmClipModel *model, const VlmClipFrame *frames,
+gboolean      vlm_clip_encode_frames      (VlmClipModel *model, const VlmFrame *frames,
                                            gint n, gfloat *embeddings, GError **error);
 gboolean      vlm_clip_encode_ids         (VlmClipModel *model, const gint32 *ids, gint n,
                                            gfloat *embeddings, GError **error);
