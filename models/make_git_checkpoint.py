@@ -372,19 +372,30 @@ def make_tensor(name: str, shape: tuple[int, ...], init: Init, seed: int,
     return values
 
 
+def head_weight_name(plan: list[tuple[str, tuple[int, ...], Init]]) -> str:
+    """The tensor the LM head multiplies by: output.weight, or the word embeddings if tied."""
+    names = {name for name, _, _ in plan}
+    return "output.weight" if "output.weight" in names else "git.embeddings.word_embeddings.weight"
+
+
 def write_weights(path: Path, plan: list[tuple[str, tuple[int, ...], Init]], dtype: str,
-                  seed: int, scale: float, sep_bias: float) -> int:
+                  seed: int, scale: float, head_scale: float, sep_bias: float) -> int:
     """Write model.safetensors; returns the number of float parameters.
 
-    ``sep_bias`` is added to output.bias[SEP] (makes random models end sooner).
+    ``head_scale`` further multiplies the LM-head weight (output.weight, or
+    the word embeddings when tied); ``sep_bias`` is added to
+    output.bias[SEP].  Both make random models' next-token distributions
+    less flat, which generation tests need.
     """
+    head = head_weight_name(plan)
     inits = {name: (shape, init) for name, shape, init in plan}
     specs = [safetensors_io.TensorSpec(name, "I64" if init.position_ids else dtype, shape)
              for name, shape, init in plan]
 
     def produce(spec: safetensors_io.TensorSpec) -> np.ndarray:
         shape, init = inits[spec.name]
-        values = make_tensor(spec.name, shape, init, seed, scale)
+        values = make_tensor(spec.name, shape, init, seed,
+                             scale * (head_scale if spec.name == head else 1.0))
         if spec.name == "output.bias" and sep_bias:
             values[SEP_ID] += np.float32(sep_bias)
         return values
@@ -431,6 +442,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--tie-lm-head", action="store_true",
                         help="omit output.weight (tied to the word embeddings;"
                              " config tie_word_embeddings true)")
+    parser.add_argument("--head-scale", type=float, default=1.0, metavar="S",
+                        help="multiply the LM-head weight's standard deviation by a further S"
+                             " (peakier next-token distributions; default: 1)")
     parser.add_argument("--sep-bias", type=float, default=0.0, metavar="B",
                         help="add B to output.bias[102] so that random models emit [SEP]"
                              " sooner (default: 0)")
@@ -480,7 +494,7 @@ def run(args: argparse.Namespace) -> None:
     write_tokenizer(out, tokens)
     plan = tensor_plan(g, len(tokens), args.tie_lm_head, args.with_position_ids)
     params = write_weights(out / "model.safetensors", plan, st_dtype, args.seed,
-                           args.init_scale, args.sep_bias)
+                           args.init_scale, args.head_scale, args.sep_bias)
     size = (out / "model.safetensors").stat().st_size
     print(f"{out}: GIT {args.preset} geometry, {params:,} parameters, {st_dtype},"
           f" vocab {len(tokens)} ({origin}), model.safetensors {size / 1e6:.1f} MB,"

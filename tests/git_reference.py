@@ -748,8 +748,8 @@ def compute_outputs(model: GitReference, pixels: np.ndarray, ids: np.ndarray | N
     image = model.project(out["vision_last"])
     out["image_tokens"] = image
     if ids is not None:
-        out["ids"] = model.check_ids(ids)
         out.update(model.decoder_forward(image, ids))
+        out["ids"] = np.broadcast_to(model.check_ids(ids), out["logits"].shape[:2]).copy()
     pad = model.config.pad_token_id
     greedy = [model.greedy_from_tokens(image[i:i + 1], prefix, max_tokens)
               for i in range(image.shape[0])]
