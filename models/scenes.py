@@ -6,8 +6,10 @@ or large) on a plain background (white, black or gray, never the colour of
 an object).  Every scene carries:
 
 * a caption in a fixed grammar, e.g.
-  "two small red circles and a blue square on a white background"
-  (groups of identical size+colour+shape, ordered by shape, colour, size);
+  "two small red circles and a large blue square on a white background"
+  (groups of identical size+colour+shape, ordered by shape, colour, size;
+  at most three groups, so a caption is at most 18 WordPiece tokens and a
+  decoder limit of 20 tokens including [SEP] always suffices);
 * question/answer pairs whose answer is unique by construction:
   colour of a shape ("what color is the square?" only when all squares share
   one colour), count ("how many circles are there?" -> "two", or "zero"),
@@ -68,6 +70,7 @@ RADIUS_RANGE = {"small": (0.055, 0.075), "large": (0.10, 0.13)}
 COUNT_WORDS = ("zero", "a", "two", "three", "four")   # caption count words
 ANSWER_NUMBERS = ("zero", "one", "two", "three", "four")
 MAX_OBJECTS = 4
+MAX_GROUPS = 3                # distinct caption phrases: captions stay <= 18 WordPiece tokens
 EDGE_MARGIN = 0.02            # stage units between an object's extent and the edge
 GAP = 0.03                    # stage units between two objects' extents
 SUPERSAMPLE = 4
@@ -256,18 +259,23 @@ def fits(obj: Obj, others: list[Obj]) -> bool:
 
 
 def sample_attributes(rng: np.random.Generator, n: int) -> list[tuple[str, str, str]]:
-    """(shape, colour, size) per object; repeats are likely so counts above one occur."""
+    """(shape, colour, size) per object; repeats are likely so counts above one occur.
+
+    At most MAX_GROUPS distinct (shape, colour, size) groups: an object that
+    would open one more copies an earlier object exactly."""
     colours = list(COLOURS)
     attrs: list[tuple[str, str, str]] = []
     for _ in range(n):
-        if attrs and rng.random() < 0.4:
+        if attrs and rng.random() < 0.5:
             shape, colour, size = attrs[int(rng.integers(len(attrs)))]
-            if rng.random() < 0.3:
+            if rng.random() < 0.25:
                 size = SIZES[int(rng.integers(2))]
         else:
             shape = SHAPES[int(rng.integers(len(SHAPES)))]
             colour = colours[int(rng.integers(len(colours)))]
             size = SIZES[int(rng.integers(2))]
+        if len(set(attrs) | {(shape, colour, size)}) > MAX_GROUPS:
+            shape, colour, size = attrs[int(rng.integers(len(attrs)))]
         attrs.append((shape, colour, size))
     return attrs
 
@@ -490,31 +498,48 @@ def label_correct(scene: Scene, label: str) -> bool:
 # Demo video
 # ---------------------------------------------------------------------------
 
+def closest_approach(a: Obj, b: Obj, seconds: float) -> float:
+    """Smallest centre distance of two linearly moving objects over [0, seconds]."""
+    px, py, wx, wy = a.x - b.x, a.y - b.y, a.vx - b.vx, a.vy - b.vy
+    speed2 = wx * wx + wy * wy
+    t = 0.0 if speed2 == 0 else min(max(-(px * wx + py * wy) / speed2, 0.0), seconds)
+    return math.hypot(px + wx * t, py + wy * t)
+
+
 def moves_fit(obj: Obj, others: list[Obj], seconds: float) -> bool:
-    """The moving object stays inside and clear of the others for the whole segment."""
-    for t in np.linspace(0.0, seconds, 17):
-        moved = obj.at(float(t))
-        if not fits(moved, [o.at(float(t)) for o in others]):
-            return False
-    return True
+    """The moving object stays inside and clear of the others for the whole segment.
+
+    Motion is linear, so staying inside (a convex region) only needs both ends,
+    and the pairwise distance has a closed-form minimum."""
+    if not (fits(obj, []) and fits(obj.at(seconds), [])):
+        return False
+    return all(closest_approach(obj, o, seconds) >= obj.extent + o.extent + GAP
+               for o in others)
 
 
 def add_motion(rng: np.random.Generator, scene: Scene, seconds: float,
                speed: float = 0.07) -> Scene:
-    """Give each object a velocity (stage units/s) keeping the segment valid."""
-    moving: list[Obj] = []
-    for obj in scene.objects:
-        for _ in range(60):
-            angle = float(rng.uniform(0, 2 * math.pi))
-            mag = float(rng.uniform(0.4, 1.0)) * speed
-            cand = Obj(obj.shape, obj.colour, obj.size, obj.x, obj.y, obj.r,
-                       mag * math.cos(angle), mag * math.sin(angle))
-            if moves_fit(cand, moving, seconds):
+    """Give each object a velocity (stage units/s) keeping the segment valid.
+
+    An object that finds no free direction stays still; if even that collides
+    with an earlier mover, every velocity is drawn again at half the speed
+    (speed zero always works: the scene itself is valid)."""
+    while True:
+        moving: list[Obj] = []
+        for obj in scene.objects:
+            for attempt in range(61):
+                angle = float(rng.uniform(0, 2 * math.pi))
+                mag = float(rng.uniform(0.4, 1.0)) * speed if attempt < 60 else 0.0
+                cand = Obj(obj.shape, obj.colour, obj.size, obj.x, obj.y, obj.r,
+                           mag * math.cos(angle), mag * math.sin(angle))
+                if moves_fit(cand, moving, seconds):
+                    moving.append(cand)
+                    break
+            else:
                 break
-        else:
-            cand = Obj(obj.shape, obj.colour, obj.size, obj.x, obj.y, obj.r)
-        moving.append(cand)
-    return Scene(scene.background, moving, scene.absent_probes)
+        if len(moving) == len(scene.objects):
+            return Scene(scene.background, moving, scene.absent_probes)
+        speed = speed / 2 if speed > 1e-3 else 0.0
 
 
 def video_segments(seed: int, seconds: float, scene_seconds: float) -> list[dict]:
