@@ -84,7 +84,7 @@ attention_task (gpointer data, gint task, guint thread)
     }
   }
 
-  const VlmCpuEpilogue plain = { .act = VLM_ACT_NONE };
+  const VlmCpuTileArgs plain = { .act = VLM_ACT_NONE };
   gint64 t0 = job->n_tiles * chunk / job->n_row_chunks;
   gint64 t1 = job->n_tiles * (chunk + 1) / job->n_row_chunks;
   for (gint64 t = t0; t < t1; t++) {

@@ -155,7 +155,7 @@ store8 (__m256 v, gfloat *c, const gfloat *bias, const gfloat *res, gint cnt,
 
 static inline __attribute__ ((always_inline)) void
 tile (const gint mr, gint64 kc, const gfloat *a, const gfloat *b, gfloat *sums,
-      VlmCpuGemmFlags flags, gfloat *c, gsize ldc, gint n_valid, const VlmCpuEpilogue *ep)
+      VlmCpuGemmFlags flags, gfloat *c, gsize ldc, gint n_valid, const VlmCpuTileArgs *ep)
 {
   __m256 acc[MR][2];
   if (flags & VLM_CPU_GEMM_ACCUMULATE) {
@@ -167,7 +167,10 @@ tile (const gint mr, gint64 kc, const gfloat *a, const gfloat *b, gfloat *sums,
     for (gint m = 0; m < mr; m++)
       acc[m][0] = acc[m][1] = _mm256_setzero_ps ();
   }
+  const gchar *pf = ep->prefetch;
   for (gint64 k = 0; k < kc; k++) {
+    if (pf)
+      _mm_prefetch (pf + k * ep->prefetch_step, _MM_HINT_T0);
     __m256 b0 = _mm256_load_ps (b + k * NR);
     __m256 b1 = _mm256_load_ps (b + k * NR + 8);
     for (gint m = 0; m < mr; m++) {
@@ -196,7 +199,7 @@ tile (const gint mr, gint64 kc, const gfloat *a, const gfloat *b, gfloat *sums,
 
 static void
 gemm_avx2 (gint mr, gint64 kc, const gfloat *a, const gfloat *b, gfloat *sums,
-           VlmCpuGemmFlags flags, gfloat *c, gsize ldc, gint n_valid, const VlmCpuEpilogue *ep)
+           VlmCpuGemmFlags flags, gfloat *c, gsize ldc, gint n_valid, const VlmCpuTileArgs *ep)
 {
   switch (mr) {
 #define TILE(r) case r: tile (r, kc, a, b, sums, flags, c, ldc, n_valid, ep); break;

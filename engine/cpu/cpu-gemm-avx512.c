@@ -136,7 +136,7 @@ store16 (__m512 v, gfloat *c, const gfloat *bias, const gfloat *res, __mmask16 m
 
 static inline __attribute__ ((always_inline)) void
 tile (const gint mr, gint64 kc, const gfloat *a, const gfloat *b, gfloat *sums,
-      VlmCpuGemmFlags flags, gfloat *c, gsize ldc, gint n_valid, const VlmCpuEpilogue *ep)
+      VlmCpuGemmFlags flags, gfloat *c, gsize ldc, gint n_valid, const VlmCpuTileArgs *ep)
 {
   __m512 acc[MR][2];
   if (flags & VLM_CPU_GEMM_ACCUMULATE) {
@@ -148,7 +148,14 @@ tile (const gint mr, gint64 kc, const gfloat *a, const gfloat *b, gfloat *sums,
     for (gint m = 0; m < mr; m++)
       acc[m][0] = acc[m][1] = _mm512_setzero_ps ();
   }
+  const gchar *pf = ep->prefetch;
+  gsize step = ep->prefetch_step;     /* 64 (f16) or 128 (f32) bytes */
   for (gint64 k = 0; k < kc; k++) {
+    if (pf) {
+      _mm_prefetch (pf + k * step, _MM_HINT_T0);
+      if (step > 64)
+        _mm_prefetch (pf + k * step + 64, _MM_HINT_T0);
+    }
     __m512 b0 = _mm512_load_ps (b + k * NR);
     __m512 b1 = _mm512_load_ps (b + k * NR + 16);
     for (gint m = 0; m < mr; m++) {
@@ -180,7 +187,7 @@ tile (const gint mr, gint64 kc, const gfloat *a, const gfloat *b, gfloat *sums,
 static void
 gemm_avx512 (gint mr, gint64 kc, const gfloat *a, const gfloat *b, gfloat *sums,
              VlmCpuGemmFlags flags, gfloat *c, gsize ldc, gint n_valid,
-             const VlmCpuEpilogue *ep)
+             const VlmCpuTileArgs *ep)
 {
   switch (mr) {
 #define TILE(r) case r: tile (r, kc, a, b, sums, flags, c, ldc, n_valid, ep); break;

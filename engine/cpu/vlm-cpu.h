@@ -53,14 +53,20 @@ typedef enum {
   VLM_CPU_ISA_AVX512,
 } VlmCpuIsaLevel;
 
-/* What a matmul micro-kernel adds after the dot products of one tile:
- * y = act(acc + bias) + residual, for @n_valid of the NR columns. */
+/* Per-tile arguments of a matmul micro-kernel: what it adds after the dot
+ * products, y = act(acc + bias) + residual for the valid columns, and a
+ * hint of memory to prefetch while it runs. */
 typedef struct {
   const gfloat *bias;      /* at the tile's first column, or NULL */
   const gfloat *residual;  /* at the tile's first element, or NULL */
   gsize ld_residual;       /* row stride of residual, in floats */
   VlmActivation act;
-} VlmCpuEpilogue;
+  /* Weights the next block will read, or NULL: the kernel touches
+   * prefetch_step bytes from it per k (the next block of a panel streams
+   * from memory while this one is computed). */
+  const gchar *prefetch;
+  gsize prefetch_step;
+} VlmCpuTileArgs;
 
 /* How a micro-kernel call starts and ends (K is done in blocks). */
 typedef enum {
@@ -73,10 +79,10 @@ typedef enum {
  * for m < @mr (1 … the ISA's MR), j < NR; @a is the tile's rows of x packed
  * k-major, @b a packed weight panel, both at the block's first k; @acc holds
  * partial sums [mr][NR]. With VLM_CPU_GEMM_FINAL, c[m·ldc + j] =
- * epilogue(s[m][j]) for j < @n_valid (1 … NR). */
+ * act(s[m][j] + bias[j]) + residual[m][j] for j < @n_valid (1 … NR). */
 typedef void (*VlmCpuGemmKernel) (gint mr, gint64 kc, const gfloat *a, const gfloat *b,
                                   gfloat *acc, VlmCpuGemmFlags flags, gfloat *c, gsize ldc,
-                                  gint n_valid, const VlmCpuEpilogue *ep);
+                                  gint n_valid, const VlmCpuTileArgs *ep);
 
 /* Elementwise activation over @n floats (y may be x). */
 typedef void (*VlmCpuActivationFunc) (gfloat *y, const gfloat *x, gsize n, VlmActivation act);
