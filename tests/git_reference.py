@@ -340,7 +340,8 @@ class _Beam:
 
 
 def beam_search_core(stepper: Stepper, sep: int, num_beams: int, max_tokens: int,
-                     length_penalty: float = 1.0) -> Generation:
+                     length_penalty: float = 1.0,
+                     pool_out: list[Generation] | None = None) -> Generation:
     """Beam search over ``stepper`` (which starts with ONE live sequence: [CLS] + prefix).
 
     Exact semantics (K = num_beams >= 1, M = max_tokens >= 1, a = length_penalty;
@@ -372,6 +373,8 @@ def beam_search_core(stepper: Stepper, sep: int, num_beams: int, max_tokens: int
        reported as not finished (it hit M).
 
     With K = 1 this is exactly greedy decoding (argmax, lower id on ties).
+    ``pool_out``, if given, receives the whole result pool of step 3 (in pool
+    order) as Generations, e.g. for n-best comparisons.
     """
     if num_beams < 1:
         raise ReferenceError(f"num_beams must be at least 1, got {num_beams}")
@@ -406,8 +409,10 @@ def beam_search_core(stepper: Stepper, sep: int, num_beams: int, max_tokens: int
     pool = [(b.score, b, True) for b in finished]
     if len(finished) < num_beams:
         pool += [(b.sum_logprob / len(b.tokens) ** length_penalty, b, False) for b in live]
-    score, best, done = max(enumerate(pool), key=lambda e: (e[1][0], -e[0]))[1]
-    return Generation(best.tokens, best.sum_logprob, score, done)
+    results = [Generation(b.tokens, b.sum_logprob, score, done) for score, b, done in pool]
+    if pool_out is not None:
+        pool_out.extend(results)
+    return max(enumerate(results), key=lambda e: (e[1].score, -e[0]))[1]
 
 
 # ---------------------------------------------------------------------------
