@@ -1,14 +1,17 @@
 /* gst-vlm — matmul throughput of the CPU backend on CLIP ViT shapes.
  * SPDX-License-Identifier: LGPL-2.1-or-later
  *
- * bench-gemm [--openblas] [--min-time SECONDS] [--cpu-time]
+ * bench-gemm [--openblas] [--cold] [--min-time SECONDS] [--cpu-time]
  *
  * For each CLIP ViT-B/32 linear layer shape (K, N) and row count M it runs
  * vlm_op_matmul() on the "cpu" device (weights packed by the first call, as
  * in a model) with f32 and f16 weights and prints GFLOP/s = 2·M·N·K / time,
  * best of several timed batches. With --openblas (when built against it) it
  * also times cblas_sgemm on the same f32 data with OpenBLAS's own threads
- * (as many as the CPU device has), bias not included.
+ * (as many as the CPU device has), bias not included. With --cold each case
+ * cycles through enough copies of its weight (≥ 512 MB) that every call
+ * reads its weight from memory, as a batch-1 forward pass over a whole
+ * model does; otherwise one weight is reused and stays in cache.
  * Threads: VLM_THREADS (default one per core). --cpu-time divides by the
  * process's CPU time instead of wall time, which stays steady on a shared
  * machine; it needs VLM_THREADS=1 (other threads' CPU time is not
@@ -52,12 +55,14 @@ now (void)
   return ts.tv_sec + ts.tv_nsec * 1e-9;
 }
 
-/* Best seconds per call over batches of calls, timing at least @min_time. */
+/* Best seconds per call over batches of calls, timing at least @min_time,
+ * after @n_warm calls (packing the weights, faulting pages in). */
 static gdouble
-time_calls (RunFunc run, gpointer data, gdouble min_time, GError **error)
+time_calls (RunFunc run, gpointer data, guint n_warm, gdouble min_time, GError **error)
 {
-  if (!run (data, error))   /* warm-up: packs the weight, faults pages in */
-    return -1.0;
+  for (guint i = 0; i < n_warm; i++)
+    if (!run (data, error))
+      return -1.0;
   gdouble best = G_MAXDOUBLE, total = 0.0;
   gint batch = 1;
   while (total < min_time) {
@@ -74,21 +79,28 @@ time_calls (RunFunc run, gpointer data, gdouble min_time, GError **error)
   return best;
 }
 
+/* A weight and its copies; every call uses the next copy. */
 typedef struct {
-  VlmTensor *y, *x, *w, *bias;
+  VlmTensor *y, *x, *bias;
+  VlmTensor **w;
+  guint n, next;
 } MatmulCase;
 
 static gboolean
 run_matmul (gpointer data, GError **error)
 {
   MatmulCase *c = data;
-  return vlm_op_matmul (c->y, c->x, c->w, c->bias, NULL, VLM_ACT_NONE, error);
+  VlmTensor *w = c->w[c->next];
+  c->next = (c->next + 1) % c->n;
+  return vlm_op_matmul (c->y, c->x, w, c->bias, NULL, VLM_ACT_NONE, error);
 }
 
 #ifdef BENCH_HAVE_OPENBLAS
 typedef struct {
   gint m, n, k;
-  const gfloat *x, *w;
+  const gfloat *x;
+  gfloat **w;
+  guint copies, next;
   gfloat *y;
 } BlasCase;
 
@@ -96,8 +108,10 @@ static gboolean
 run_blas (gpointer data, GError **error)
 {
   BlasCase *c = data;
+  const gfloat *w = c->w[c->next];
+  c->next = (c->next + 1) % c->copies;
   cblas_sgemm (CblasRowMajor, CblasNoTrans, CblasTrans, c->m, c->n, c->k, 1.0f, c->x, c->k,
-               c->w, c->k, 0.0f, c->y, c->n);
+               w, c->k, 0.0f, c->y, c->n);
   return TRUE;
 }
 #endif
@@ -126,10 +140,11 @@ tensor_with (VlmDevice *dev, VlmDType dtype, gint ndim, const gint64 *shape, gco
 int
 main (int argc, char **argv)
 {
-  gboolean openblas = FALSE;
+  gboolean openblas = FALSE, cold = FALSE;
   gdouble min_time = 0.5;
   GOptionEntry entries[] = {
     { "openblas", 0, 0, G_OPTION_ARG_NONE, &openblas, "Also time OpenBLAS sgemm", NULL },
+    { "cold", 0, 0, G_OPTION_ARG_NONE, &cold, "Weights from memory, not cache", NULL },
     { "min-time", 0, 0, G_OPTION_ARG_DOUBLE, &min_time, "Seconds to time each case", "S" },
     { "cpu-time", 0, 0, G_OPTION_ARG_NONE, &use_cpu_time,
       "Divide by process CPU time (needs VLM_THREADS=1)", NULL },
@@ -170,16 +185,31 @@ main (int argc, char **argv)
 
   for (guint s = 0; s < G_N_ELEMENTS (shapes); s++) {
     gint64 K = shapes[s].k, N = shapes[s].n;
-    g_autofree gfloat *w = random_floats ((gsize) N * K);
+    gsize n_w = (gsize) N * K;
+    guint copies = cold ? (guint) ((512u << 20) / (n_w * sizeof (gfloat)) + 1) : 1;
+    g_autofree gfloat *w = random_floats (n_w);
     g_autofree gfloat *b = random_floats ((gsize) N);
-    g_autofree guint16 *wh = g_new (guint16, (gsize) N * K);
-    vlm_f32_to_f16 (wh, w, (gsize) N * K);
+    g_autofree guint16 *wh = g_new (guint16, n_w);
+    vlm_f32_to_f16 (wh, w, n_w);
     gint64 ws[2] = { N, K }, bs[1] = { N };
-    g_autoptr (VlmTensor) w32 = tensor_with (dev, VLM_DTYPE_F32, 2, ws, w, N * K * 4, &error);
-    g_autoptr (VlmTensor) w16 = tensor_with (dev, VLM_DTYPE_F16, 2, ws, wh, N * K * 2, &error);
     g_autoptr (VlmTensor) bias = tensor_with (dev, VLM_DTYPE_F32, 1, bs, b, N * 4, &error);
-    if (!w32 || !w16 || !bias)
+    g_autoptr (GPtrArray) w32 = g_ptr_array_new_with_free_func ((GDestroyNotify) vlm_tensor_unref);
+    g_autoptr (GPtrArray) w16 = g_ptr_array_new_with_free_func ((GDestroyNotify) vlm_tensor_unref);
+    g_autoptr (GPtrArray) wraw = g_ptr_array_new_with_free_func (g_free);
+    if (!bias)
       goto fail;
+    for (guint i = 0; i < copies; i++) {
+      VlmTensor *t32 = tensor_with (dev, VLM_DTYPE_F32, 2, ws, w, n_w * 4, &error);
+      VlmTensor *t16 = tensor_with (dev, VLM_DTYPE_F16, 2, ws, wh, n_w * 2, &error);
+      if (t32)
+        g_ptr_array_add (w32, t32);
+      if (t16)
+        g_ptr_array_add (w16, t16);
+      if (!t32 || !t16)
+        goto fail;
+      if (openblas)
+        g_ptr_array_add (wraw, g_memdup2 (w, n_w * sizeof (gfloat)));
+    }
 
     for (guint r = 0; r < G_N_ELEMENTS (rows); r++) {
       gint64 M = rows[r];
@@ -191,25 +221,26 @@ main (int argc, char **argv)
       if (!xt || !yt)
         goto fail;
       gdouble flop = 2.0 * M * N * K;
-      MatmulCase c32 = { yt, xt, w32, bias }, c16 = { yt, xt, w16, bias };
-      gdouble t32 = time_calls (run_matmul, &c32, min_time, &error);
-      gdouble t16 = time_calls (run_matmul, &c16, min_time, &error);
+      MatmulCase c32 = { yt, xt, bias, (VlmTensor **) w32->pdata, copies, 0 };
+      MatmulCase c16 = { yt, xt, bias, (VlmTensor **) w16->pdata, copies, 0 };
+      gdouble t32 = time_calls (run_matmul, &c32, copies, min_time, &error);
+      gdouble t16 = time_calls (run_matmul, &c16, copies, min_time, &error);
       if (t32 < 0 || t16 < 0)
         goto fail;
       g_print ("%-9s %5" G_GINT64_FORMAT " %5" G_GINT64_FORMAT " %5" G_GINT64_FORMAT
                "   %9.1f %9.1f", shapes[s].what, M, K, N, flop / t32 / 1e9, flop / t16 / 1e9);
 #ifdef BENCH_HAVE_OPENBLAS
       if (openblas) {
-        BlasCase bc = { (gint) M, (gint) N, (gint) K, x, w, yb };
-        gdouble tb = time_calls (run_blas, &bc, min_time, &error);
+        BlasCase bc = { (gint) M, (gint) N, (gint) K, x, (gfloat **) wraw->pdata, copies, 0, yb };
+        gdouble tb = time_calls (run_blas, &bc, copies, min_time, &error);
         g_print (" %9.1f", flop / tb / 1e9);
       }
 #endif
       g_print ("\n");
     }
   }
-  g_print ("GFLOP/s%s, %u threads, best of batches over %.1f s per case\n",
-           use_cpu_time ? " per CPU-second" : "", threads, min_time);
+  g_print ("GFLOP/s%s, %u threads, %s weights, best of batches over %.1f s per case\n",
+           use_cpu_time ? " per CPU-second" : "", threads, cold ? "cold" : "cached", min_time);
   return 0;
 
 fail:
