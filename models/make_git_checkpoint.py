@@ -142,8 +142,9 @@ def fallback_vocab() -> list[str]:
 def generated_vocab() -> list[str] | None:
     """The vocabulary of tests/make_wordpiece_vocab.py, or None if it is not importable.
 
-    The module is expected to offer ``build_vocab()`` (or ``make_vocab()`` /
-    ``vocab_tokens()``) returning the tokens in id order.
+    Uses its ``build_vocab(BUILTIN_WORDS, BUILTIN_PIECES)`` (the same list as
+    its ``basic`` command): specials, characters, ``##`` characters, caption
+    and question words, ``##`` word endings.
     """
     if not (TESTS_DIR / "make_wordpiece_vocab.py").exists():
         return None
@@ -156,13 +157,32 @@ def generated_vocab() -> list[str] | None:
         return None
     finally:
         sys.path.remove(str(TESTS_DIR))
-    for name in ("build_vocab", "make_vocab", "vocab_tokens"):
-        func = getattr(module, name, None)
-        if callable(func):
-            return list(func())
-    print("note: tests/make_wordpiece_vocab.py has no build_vocab(); using the built-in"
-          " vocabulary", file=sys.stderr)
-    return None
+    build = getattr(module, "build_vocab", None)
+    if not callable(build):
+        print("note: tests/make_wordpiece_vocab.py has no build_vocab(); using the built-in"
+              " vocabulary", file=sys.stderr)
+        return None
+    try:
+        return list(build(getattr(module, "BUILTIN_WORDS", ()),
+                          getattr(module, "BUILTIN_PIECES", ())))
+    except (TypeError, ValueError) as e:
+        print(f"note: tests/make_wordpiece_vocab.py build_vocab() failed ({e}); using the"
+              " built-in vocabulary", file=sys.stderr)
+        return None
+
+
+def read_vocab_file(path: Path) -> list[str]:
+    """Tokens of an existing vocab.txt (one a line)."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as e:
+        raise CheckpointError(f"{path}: cannot read: {e.strerror or e}") from e
+    except UnicodeDecodeError as e:
+        raise CheckpointError(f"{path}: not UTF-8 ({e.reason})") from e
+    tokens = text.split("\n")
+    if tokens and tokens[-1] == "":
+        tokens.pop()
+    return [t.rstrip("\r") for t in tokens]
 
 
 def check_vocab(tokens: list[str], origin: str) -> None:
@@ -198,10 +218,14 @@ def sized_vocab(tokens: list[str], size: int | None) -> list[str]:
     return out
 
 
-def choose_vocab(size: int | None, builtin: bool) -> tuple[list[str], str]:
+def choose_vocab(size: int | None, builtin: bool, vocab_file: Path | None
+                 ) -> tuple[list[str], str]:
     """The vocabulary to write and a word on where it came from."""
-    tokens = None if builtin else generated_vocab()
-    origin = "tests/make_wordpiece_vocab.py"
+    if vocab_file is not None:
+        tokens, origin = read_vocab_file(vocab_file), str(vocab_file)
+    else:
+        tokens = None if builtin else generated_vocab()
+        origin = "tests/make_wordpiece_vocab.py"
     if tokens is None:
         if not builtin:
             print("note: tests/make_wordpiece_vocab.py not available: writing the small"
@@ -450,9 +474,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                              " sooner (default: 0)")
     parser.add_argument("--with-position-ids", action="store_true",
                         help="add the int64 *.position_ids buffers older files carry")
-    parser.add_argument("--builtin-vocab", action="store_true",
-                        help="use the small built-in vocabulary even if"
-                             " tests/make_wordpiece_vocab.py exists")
+    vocab = parser.add_mutually_exclusive_group()
+    vocab.add_argument("--builtin-vocab", action="store_true",
+                       help="use the small built-in vocabulary even if"
+                            " tests/make_wordpiece_vocab.py exists")
+    vocab.add_argument("--vocab", type=Path, metavar="VOCAB.txt",
+                       help="copy this vocab.txt (BERT special ids required) instead of"
+                            " generating one")
     return parser.parse_args(argv)
 
 
@@ -482,7 +510,7 @@ def run(args: argparse.Namespace) -> None:
     """Write the whole checkpoint folder."""
     started = time.monotonic()
     g = geometry_from_args(args)
-    tokens, origin = choose_vocab(g.vocab_size, args.builtin_vocab)
+    tokens, origin = choose_vocab(g.vocab_size, args.builtin_vocab, args.vocab)
     out = Path(args.out_dir)
     try:
         out.mkdir(parents=True, exist_ok=True)

@@ -47,7 +47,7 @@ import safetensors_io  # noqa: E402
 MAKER = ROOT / "models" / "make_git_checkpoint.py"
 REFERENCE = TESTS_DIR / "git_reference.py"
 CLS, SEP = 101, 102
-GEN_FLAGS = ("--head-scale", "25", "--sep-bias", "3", "--seed", "3")
+GEN_FLAGS = ("--head-scale", "25", "--sep-bias", "3", "--seed", "3", "--builtin-vocab")
 
 
 class Skip(Exception):
@@ -493,6 +493,22 @@ def half_precision_weights(fx: Fixtures) -> None:
     assert max_diff(pos.logits(pos.encode_image(pixels), ids), want) == 0.0
 
 
+@test
+def projection_uses_vision_eps(fx: Fixtures) -> None:
+    model = fx.model()
+    st = model.weights.file
+    last = model.vision_forward(random_pixels(1, seed=26))["vision_last"]
+    base = "git.visual_projection.visual_projection."
+    y = last @ st.get_float(base + "0.weight", np.float64).T + st.get_float(base + "0.bias",
+                                                                          np.float64)
+    centred = y - y.mean(axis=-1, keepdims=True)
+    var = (centred ** 2).mean(axis=-1, keepdims=True)
+    for eps, same in ((1e-5, True), (1e-12, False)):
+        expect = centred / np.sqrt(var + eps) * st.get_float(base + "1.weight", np.float64) \
+            + st.get_float(base + "1.bias", np.float64)
+        assert (max_diff(model.project(last), expect) < 1e-12) == same, eps
+
+
 # -- torch cross-check (optional) --------------------------------------------
 
 def torch_or_skip():
@@ -733,6 +749,45 @@ def checkpoint_overrides_and_vocab_size(fx: Fixtures) -> None:
                          (("--layers", "0"), "positive")):
         result = run(MAKER, fx.root / "bad", *flags)
         assert result.returncode == 1 and words in result.stderr, (flags, result.stderr)
+
+
+@test
+def checkpoint_vocabulary_sources(fx: Fixtures) -> None:
+    builtin = fx.checkpoint("gen", *GEN_FLAGS) / "vocab.txt"
+    tokens = builtin.read_text(encoding="utf-8").splitlines()
+    assert "dog" in tokens and "##ing" in tokens and "a" in tokens and "##a" in tokens
+    copied = fx.checkpoint("copied", "--vocab", str(builtin)) / "vocab.txt"
+    assert copied.read_bytes() == builtin.read_bytes()
+    padded = fx.checkpoint("padded", "--vocab", str(builtin), "--vocab-size",
+                           str(len(tokens) + 5)) / "vocab.txt"
+    extra = padded.read_text(encoding="utf-8").splitlines()[len(tokens):]
+    assert extra == [f"[unused{n}]" for n in range(99, 104)], extra
+    default = fx.checkpoint("plain", "--seed", "11")
+    result = run(MAKER, fx.root / "again", "--seed", "11")
+    origin = "make_wordpiece_vocab" if (TESTS_DIR / "make_wordpiece_vocab.py").exists() \
+        else "built-in"
+    assert origin in result.stdout, result.stdout
+    assert (fx.root / "again" / "vocab.txt").read_bytes() == \
+        (default / "vocab.txt").read_bytes()
+    bad = fx.root / "bad-vocab.txt"
+    bad.write_text("[PAD]\nfoo\n", encoding="utf-8")
+    result = run(MAKER, fx.root / "bad", "--vocab", bad)
+    assert result.returncode == 1 and "bad-vocab.txt: id 100 must be [UNK]" in result.stderr, \
+        result.stderr
+
+
+@test
+def checkpoint_head_scale_and_sep_bias(fx: Fixtures) -> None:
+    flags = ("--seed", "3", "--builtin-vocab")
+    plain = safetensors_io.load(str(fx.checkpoint("gen-plain", *flags) / "model.safetensors"))
+    gen = safetensors_io.load(str(fx.checkpoint("gen", *GEN_FLAGS) / "model.safetensors"))
+    a, b = plain.get_float("output.bias", np.float64), gen.get_float("output.bias", np.float64)
+    assert abs(b[SEP] - a[SEP] - 3.0) < 1e-6
+    assert np.array_equal(np.delete(a, SEP), np.delete(b, SEP))
+    wa, wb = plain.get_float("output.weight"), gen.get_float("output.weight")
+    assert max_diff(wb, wa * 25) < 1e-5
+    name = "git.encoder.layer.0.attention.self.query.weight"
+    assert np.array_equal(plain[name], gen[name])
 
 
 @test
