@@ -434,7 +434,8 @@ def write_weights(path: Path, plan: list[tuple[str, tuple[int, ...], Init]], dty
 # ---------------------------------------------------------------------------
 
 OVERRIDES = {
-    "vision_hidden": "vision_config.hidden_size", "vision_layers": "vision_config.num_hidden_layers",
+    "vision_hidden": "vision_config.hidden_size",
+    "vision_layers": "vision_config.num_hidden_layers",
     "vision_heads": "vision_config.num_attention_heads",
     "vision_mlp": "vision_config.intermediate_size", "image_size": "vision_config.image_size",
     "patch_size": "vision_config.patch_size", "hidden": "decoder hidden_size",

@@ -300,9 +300,11 @@ class Stepper(Protocol):
     live[parents[j]] + [tokens[j]] for each j.
     """
 
-    def logprobs(self) -> np.ndarray: ...
+    def logprobs(self) -> np.ndarray:
+        """[live, V] next-token log-probabilities of the live sequences."""
 
-    def advance(self, parents: Sequence[int], tokens: Sequence[int]) -> None: ...
+    def advance(self, parents: Sequence[int], tokens: Sequence[int]) -> None:
+        """Make live[parents[j]] + [tokens[j]] the live sequences."""
 
 
 # ---------------------------------------------------------------------------
@@ -713,9 +715,11 @@ class CachedStepper:
         self.current = log_softmax(model.feed(self.state, start))[None]
 
     def logprobs(self) -> np.ndarray:
+        """[live, V] next-token log-probabilities."""
         return self.current
 
     def advance(self, parents: Sequence[int], tokens: Sequence[int]) -> None:
+        """Reorder the cache rows to the parents, then feed one token per row."""
         self.state = self.state.select(parents)
         self.current = log_softmax(self.model.step(self.state, np.asarray(tokens)))
 

@@ -124,11 +124,13 @@ class FullStepper:
         self.seqs = [list(start)]
 
     def logprobs(self) -> np.ndarray:
+        """Log-softmax of each live sequence's last logits, recomputed from scratch."""
         rows = [ref.log_softmax(self.model.logits(self.image, np.array(s))[0, -1])
                 for s in self.seqs]
         return np.stack(rows)
 
     def advance(self, parents, tokens) -> None:
+        """Extend the chosen parents' sequences."""
         self.seqs = [self.seqs[p] + [int(t)] for p, t in zip(parents, tokens)]
 
 
@@ -140,9 +142,11 @@ class TableStepper:
         self.seqs: list[tuple[int, ...]] = [()]
 
     def logprobs(self) -> np.ndarray:
+        """The table's rows for the live prefixes."""
         return np.stack([self.table(s) for s in self.seqs])
 
     def advance(self, parents, tokens) -> None:
+        """Extend the chosen parents' prefixes."""
         self.seqs = [self.seqs[p] + (int(t),) for p, t in zip(parents, tokens)]
 
 
