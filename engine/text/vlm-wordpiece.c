@@ -491,19 +491,21 @@ vlm_wordpiece_encode (const VlmWordpiece *tok, const gchar *text, GArray **ids_o
 static void
 replace_all (GString *s, const gchar *from, const gchar *to)
 {
-  gsize from_len = strlen (from);
-  if (!strstr (s->str, from))
-    return;
-  GString *out = g_string_sized_new (s->len);
-  const gchar *p = s->str;
-  for (const gchar *hit; (hit = strstr (p, from)); p = hit + from_len) {
-    g_string_append_len (out, p, hit - p);
-    g_string_append (out, to);
+  gsize from_len = strlen (from), to_len = strlen (to);
+  /* In place: the replacements are never longer than what they replace. */
+  g_assert (to_len <= from_len);
+  gsize w = 0;
+  for (gsize r = 0; r < s->len;) {
+    if (s->str[r] == from[0] && r + from_len <= s->len &&
+        memcmp (s->str + r, from, from_len) == 0) {
+      memcpy (s->str + w, to, to_len);
+      w += to_len;
+      r += from_len;
+    } else {
+      s->str[w++] = s->str[r++];
+    }
   }
-  g_string_append (out, p);
-  g_string_truncate (s, 0);
-  g_string_append_len (s, out->str, out->len);
-  g_string_free (out, TRUE);
+  g_string_truncate (s, w);
 }
 
 static gboolean
