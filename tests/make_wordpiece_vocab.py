@@ -19,6 +19,7 @@
 #       > tests/golden/wordpiece-vocab.txt
 # and `check STRINGS VOCAB` exits 0 when VOCAB is what `test` writes now. A
 # plain vocabulary of the built-in words: `make_wordpiece_vocab.py basic OUT`.
+import os
 import re
 import sys
 import unicodedata
@@ -42,7 +43,10 @@ DEFAULT_CHARS = (
 )
 
 # Common words of captions and questions, and a few that the hand-checked
-# cases rely on.
+# cases rely on. models/make_git_checkpoint.py builds the tiny GIT model's
+# vocabulary from build_vocab(BUILTIN_WORDS, BUILTIN_PIECES) and its seeds
+# were chosen for that vocabulary: changing DEFAULT_CHARS, BUILTIN_WORDS or
+# BUILTIN_PIECES changes that checkpoint (and needs its tests re-checked).
 BUILTIN_WORDS = """
 a an the this that these those there here is are was were be been being am do does did
 has have had having can could will would should may might must shall not no yes and or
@@ -159,7 +163,7 @@ def test_vocab(strings):
 
 
 def read_strings(path):
-    sys.path.insert(0, __file__.rsplit("/", 1)[0] if "/" in __file__ else ".")
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
     import wordpiece_ref
     return wordpiece_ref.read_strings(path)
 
