@@ -458,10 +458,10 @@ wordpiece_word (const VlmWordpiece *tok, const gchar *word, gsize len, gint spec
  * @ids_out: (out) (transfer full): where to store a new #GArray of #gint32
  * @error: return location for a #GError
  *
- * Token ids of @text, without special tokens added: GIT's caption prompt
- * is [CLS] followed by these, its VQA prompt the same without [SEP]. Special
- * tokens written in @text ("[SEP]") do come out as their ids, as in Hugging
- * Face. There is no length limit: the caller truncates.
+ * Token ids of @text, without special tokens added (GIT's VQA prompt is
+ * [CLS] followed by the question's ids, with no [SEP]). Special tokens
+ * written in @text ("[SEP]") do come out as their ids, as in Hugging Face.
+ * There is no length limit: the caller truncates.
  *
  * Returns: %TRUE with *@ids_out set (possibly to an empty array), or
  *   %FALSE with @error set (%VLM_ERROR_INVALID_ARGUMENT) when @text is not
@@ -539,6 +539,7 @@ gchar *
 vlm_wordpiece_decode (const VlmWordpiece *tok, const gint32 *ids, gint n, gboolean skip_special)
 {
   g_return_val_if_fail (tok != NULL, NULL);
+  g_return_val_if_fail (n >= 0, NULL);
   g_return_val_if_fail (n == 0 || ids != NULL, NULL);
   GString *s = g_string_new (NULL);
   gboolean first = TRUE;
