@@ -286,7 +286,8 @@ gst_vlm_base_start (GstBaseTransform *trans)
     return FALSE;
   }
   g_autoptr (GError) error = NULL;
-  GstVlmModel *model = gst_vlm_model_pool_acquire (folder, device, &error);
+  GstVlmModel *model = gst_vlm_model_pool_acquire_kind (folder, device, klass->model_kind,
+                                                        &error);
   if (!model) {
     GST_ELEMENT_ERROR (base, RESOURCE, OPEN_READ,
         ("%s: cannot load the model in folder \"%s\" on device \"%s\": %s",
@@ -419,6 +420,20 @@ gst_vlm_base_get_clip (GstVlmBase *base)
 {
   GstVlmBasePrivate *p = PRIV (base);
   return p->model ? gst_vlm_model_get_clip (p->model) : NULL;
+}
+
+/**
+ * gst_vlm_base_get_git:
+ * @base: an element whose class asks for %GST_VLM_MODEL_KIND_GIT
+ *
+ * Returns: (transfer none) (nullable): the GIT model, between READY→PAUSED
+ *   and PAUSED→READY.
+ */
+VlmGitModel *
+gst_vlm_base_get_git (GstVlmBase *base)
+{
+  GstVlmBasePrivate *p = PRIV (base);
+  return p->model ? gst_vlm_model_get_git (p->model) : NULL;
 }
 
 /**
@@ -559,6 +574,41 @@ gst_vlm_base_encode_frame (GstVlmBase *base, GstVideoFrame *frame, gfloat *embed
   p->encode_us += dt;
   GST_OBJECT_UNLOCK (base);
   return ok;
+}
+
+/**
+ * gst_vlm_base_encode_git_frame:
+ * @base: an element with a GIT model loaded
+ * @frame: a mapped frame in one of the supported formats
+ * @error: return location for a #GError
+ *
+ * Runs GIT's image encoder and visual projection on a frame (preprocessing
+ * included) and counts it in the `stats` property's `image-encodes`. The
+ * result serves any number of captions and questions.
+ *
+ * Returns: (transfer full) (nullable): the encoded image, to free with
+ *   vlm_git_image_free(); %NULL with @error set on failure.
+ */
+VlmGitImage *
+gst_vlm_base_encode_git_frame (GstVlmBase *base, GstVideoFrame *frame, GError **error)
+{
+  GstVlmBasePrivate *p = PRIV (base);
+  VlmGitModel *git = gst_vlm_base_get_git (base);
+  if (!git) {
+    g_set_error (error, VLM_ERROR, VLM_ERROR_INVALID_ARGUMENT, "no GIT model loaded");
+    return NULL;
+  }
+  VlmFrame vf;
+  if (!frame_to_clip (frame, &p->scratch, &vf, error))
+    return NULL;
+  gint64 t0 = g_get_monotonic_time ();
+  VlmGitImage *image = vlm_git_encode_frame (git, &vf, error);
+  gint64 dt = g_get_monotonic_time () - t0;
+  GST_OBJECT_LOCK (base);
+  p->image_encodes++;
+  p->encode_us += dt;
+  GST_OBJECT_UNLOCK (base);
+  return image;
 }
 
 /**
@@ -711,8 +761,10 @@ gst_vlm_base_class_init (GstVlmBaseClass *klass)
   /**
    * GstVlmBase:model:
    *
-   * The model folder (a Hugging Face CLIP layout: config.json,
-   * model.safetensors, vocab.json, merges.txt, preprocessor_config.json).
+   * The model folder in the Hugging Face layout: CLIP for vlmembed and
+   * vlmmatch (config.json, model.safetensors, vocab.json, merges.txt,
+   * preprocessor_config.json), GIT for vlmcaption and vlmvqa (config.json,
+   * model.safetensors, vocab.txt, preprocessor_config.json).
    * Elements naming the same folder (after resolving symbolic links) and
    * the same device share one loaded instance.
    */

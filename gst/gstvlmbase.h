@@ -33,13 +33,15 @@ G_DECLARE_DERIVABLE_TYPE (GstVlmBase, gst_vlm_base, GST, VLM_BASE, GstVideoFilte
  * GstVlmBaseClass:
  * @parent_class: the parent class
  * @model_loaded: optional; called at READY→PAUSED once the model is
- *   available (gst_vlm_base_get_clip() works); %FALSE with @error set fails
- *   the state change
+ *   available (gst_vlm_base_get_clip() or gst_vlm_base_get_git() works);
+ *   %FALSE with @error set fails the state change
  * @model_unloading: optional; called at PAUSED→READY before the model is
  *   given back
  * @process: called for every frame the `interval` selects, with the buffer
  *   (metadata writable) and its frame mapped for reading. Return
  *   %GST_FLOW_OK, or post an error and return %GST_FLOW_ERROR.
+ * @model_kind: the model family the subclass needs (set in class_init;
+ *   %GST_VLM_MODEL_KIND_CLIP when left alone)
  *
  * Subclasses implement @process; the base class owns caps, properties,
  * model sharing, frame selection and statistics.
@@ -51,15 +53,19 @@ struct _GstVlmBaseClass {
   void          (*model_unloading) (GstVlmBase *base);
   GstFlowReturn (*process)         (GstVlmBase *base, GstBuffer *buffer,
                                     GstVideoFrame *frame);
+  GstVlmModelKind model_kind;
 
   /*< private >*/
-  gpointer _reserved[GST_PADDING];
+  gpointer _reserved[GST_PADDING - 1];
 };
 
 VlmClipModel *gst_vlm_base_get_clip          (GstVlmBase *base);
+VlmGitModel  *gst_vlm_base_get_git           (GstVlmBase *base);
 const gchar  *gst_vlm_base_get_model_id      (GstVlmBase *base);
 gboolean      gst_vlm_base_encode_frame      (GstVlmBase *base, GstVideoFrame *frame,
                                               gfloat *embedding, GError **error);
+VlmGitImage  *gst_vlm_base_encode_git_frame  (GstVlmBase *base, GstVideoFrame *frame,
+                                              GError **error);
 gboolean      gst_vlm_base_encode_texts      (GstVlmBase *base, const gchar *const *texts,
                                               gint n, gfloat *embeddings, GError **error);
 GstStructure *gst_vlm_base_new_result        (GstVlmBase *base, const gchar *name,

@@ -1,7 +1,7 @@
 /* gst-vlm — one loaded model per (model folder, device) in the process.
  * SPDX-License-Identifier: LGPL-2.1-or-later
  *
- * The pool maps "canonical folder \n device spec" to an entry. Entries are
+ * The pool maps "model kind \n canonical folder \n device spec" to an entry. Entries are
  * created and removed under the pool lock; loading happens under the
  * entry's own lock, so two elements asking for the same model wait for one
  * load while elements asking for other models are not held up.
@@ -21,9 +21,11 @@ struct _GstVlmModel {
   gchar *key;
   gchar *id;            /* canonical folder */
   gchar *device_spec;
+  GstVlmModelKind kind;
   guint users;          /* pool lock */
   GMutex load_lock;
   VlmClipModel *clip;   /* load_lock while loading; read-only once set */
+  VlmGitModel *git;     /* the same, for GIT entries */
   gchar *device_name;
 };
 
@@ -110,6 +112,8 @@ model_free (GstVlmModel *m)
 {
   if (m->clip)
     vlm_clip_model_free (m->clip);
+  if (m->git)
+    vlm_git_model_free (m->git);
   g_mutex_clear (&m->load_lock);
   g_free (m->key);
   g_free (m->id);
@@ -125,13 +129,16 @@ load (GstVlmModel *m, GError **error)
   if (!device)
     return FALSE;
   gint64 t0 = g_get_monotonic_time ();
-  m->clip = vlm_clip_model_load (m->id, device, VLM_DTYPE_F32, error);
-  if (!m->clip)
+  if (m->kind == GST_VLM_MODEL_KIND_GIT)
+    m->git = vlm_git_model_load (m->id, device, VLM_DTYPE_F32, error);
+  else
+    m->clip = vlm_clip_model_load (m->id, device, VLM_DTYPE_F32, error);
+  if (!m->clip && !m->git)
     return FALSE;
   m->device_name = g_strdup (vlm_device_get_name (device));
   g_atomic_int_inc (&n_loads);
-  GST_INFO ("loaded %s on %s (%s) in %.1f ms", m->id, m->device_spec, m->device_name,
-            (g_get_monotonic_time () - t0) / 1000.0);
+  GST_INFO ("loaded %s model %s on %s (%s) in %.1f ms", gst_vlm_model_kind_to_string (m->kind),
+            m->id, m->device_spec, m->device_name, (g_get_monotonic_time () - t0) / 1000.0);
   return TRUE;
 }
 
@@ -141,8 +148,7 @@ load (GstVlmModel *m, GError **error)
  * @device: (nullable): device string ("auto" when %NULL)
  * @error: return location for a #GError
  *
- * Returns the shared instance for (@folder, @device), loading it when no
- * element holds it yet. Blocks while another thread loads the same model.
+ * gst_vlm_model_pool_acquire_kind() for a CLIP model.
  *
  * Returns: (transfer full) (nullable): a reference, to give back with
  *   gst_vlm_model_pool_release(), or %NULL with @error set.
@@ -150,13 +156,36 @@ load (GstVlmModel *m, GError **error)
 GstVlmModel *
 gst_vlm_model_pool_acquire (const gchar *folder, const gchar *device, GError **error)
 {
+  return gst_vlm_model_pool_acquire_kind (folder, device, GST_VLM_MODEL_KIND_CLIP, error);
+}
+
+/**
+ * gst_vlm_model_pool_acquire_kind:
+ * @folder: the model folder
+ * @device: (nullable): device string ("auto" when %NULL)
+ * @kind: the model family the caller needs
+ * @error: return location for a #GError
+ *
+ * Returns the shared instance for (@folder, @device), loading it when no
+ * element holds it yet. Blocks while another thread loads the same model.
+ * A folder holding another family fails with the engine's reason (for
+ * example `config.json: model_type "clip" is not a GIT model`).
+ *
+ * Returns: (transfer full) (nullable): a reference, to give back with
+ *   gst_vlm_model_pool_release(), or %NULL with @error set.
+ */
+GstVlmModel *
+gst_vlm_model_pool_acquire_kind (const gchar *folder, const gchar *device, GstVlmModelKind kind,
+                                 GError **error)
+{
   init_debug ();
   if (!device)
     device = "auto";
   g_autofree gchar *id = gst_vlm_canonical_folder (folder, error);
   if (!id)
     return NULL;
-  g_autofree gchar *key = g_strdup_printf ("%s\n%s", id, device);
+  g_autofree gchar *key = g_strdup_printf ("%s\n%s\n%s", gst_vlm_model_kind_to_string (kind), id,
+                                           device);
 
   g_mutex_lock (&pool_lock);
   if (!pool)
@@ -167,6 +196,7 @@ gst_vlm_model_pool_acquire (const gchar *folder, const gchar *device, GError **e
     m->key = g_steal_pointer (&key);
     m->id = g_steal_pointer (&id);
     m->device_spec = g_strdup (device);
+    m->kind = kind;
     g_mutex_init (&m->load_lock);
     g_hash_table_insert (pool, m->key, m);
   }
@@ -174,7 +204,7 @@ gst_vlm_model_pool_acquire (const gchar *folder, const gchar *device, GError **e
   g_mutex_unlock (&pool_lock);
 
   g_mutex_lock (&m->load_lock);
-  gboolean ok = m->clip != NULL || load (m, error);
+  gboolean ok = m->clip != NULL || m->git != NULL || load (m, error);
   g_mutex_unlock (&m->load_lock);
   if (!ok) {
     gst_vlm_model_pool_release (m);
@@ -223,12 +253,56 @@ gst_vlm_model_pool_get_loads (void)
  * gst_vlm_model_get_clip:
  * @model: a model reference
  *
- * Returns: (transfer none): the loaded CLIP model.
+ * Returns: (transfer none) (nullable): the loaded CLIP model; %NULL for a
+ *   GIT entry.
  */
 VlmClipModel *
 gst_vlm_model_get_clip (GstVlmModel *model)
 {
   return model->clip;
+}
+
+/**
+ * gst_vlm_model_get_git:
+ * @model: a model reference
+ *
+ * Returns: (transfer none) (nullable): the loaded GIT model; %NULL for a
+ *   CLIP entry.
+ */
+VlmGitModel *
+gst_vlm_model_get_git (GstVlmModel *model)
+{
+  return model->git;
+}
+
+/**
+ * gst_vlm_model_get_kind:
+ * @model: a model reference
+ *
+ * Returns: the model family of the entry.
+ */
+GstVlmModelKind
+gst_vlm_model_get_kind (GstVlmModel *model)
+{
+  return model->kind;
+}
+
+/**
+ * gst_vlm_model_kind_to_string:
+ * @kind: a model family
+ *
+ * Returns: "clip", "git" or "unknown".
+ */
+const gchar *
+gst_vlm_model_kind_to_string (GstVlmModelKind kind)
+{
+  switch (kind) {
+    case GST_VLM_MODEL_KIND_CLIP:
+      return "clip";
+    case GST_VLM_MODEL_KIND_GIT:
+      return "git";
+  }
+  return "unknown";
 }
 
 /**

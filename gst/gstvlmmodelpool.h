@@ -6,6 +6,7 @@
 #include <glib.h>
 
 #include "models/vlm-clip.h"
+#include "models/vlm-git.h"
 
 G_BEGIN_DECLS
 
@@ -20,12 +21,30 @@ G_BEGIN_DECLS
  */
 typedef struct _GstVlmModel GstVlmModel;
 
+/**
+ * GstVlmModelKind:
+ * @GST_VLM_MODEL_KIND_CLIP: a CLIP model (vlmembed, vlmmatch)
+ * @GST_VLM_MODEL_KIND_GIT: a GIT image-to-text model (vlmcaption, vlmvqa)
+ *
+ * The model family an element needs; the folder's config.json must hold
+ * that family (`model_type` "clip" or "git").
+ */
+typedef enum {
+  GST_VLM_MODEL_KIND_CLIP,
+  GST_VLM_MODEL_KIND_GIT,
+} GstVlmModelKind;
+
 GstVlmModel  *gst_vlm_model_pool_acquire    (const gchar *folder, const gchar *device,
                                              GError **error);
+GstVlmModel  *gst_vlm_model_pool_acquire_kind (const gchar *folder, const gchar *device,
+                                               GstVlmModelKind kind, GError **error);
 void          gst_vlm_model_pool_release    (GstVlmModel *model);
 guint         gst_vlm_model_pool_get_loads  (void);
 
 VlmClipModel *gst_vlm_model_get_clip        (GstVlmModel *model);
+VlmGitModel  *gst_vlm_model_get_git         (GstVlmModel *model);
+GstVlmModelKind gst_vlm_model_get_kind      (GstVlmModel *model);
+const gchar  *gst_vlm_model_kind_to_string  (GstVlmModelKind kind);
 const gchar  *gst_vlm_model_get_id          (GstVlmModel *model);
 const gchar  *gst_vlm_model_get_device_name (GstVlmModel *model);
 guint         gst_vlm_model_get_users       (GstVlmModel *model);

@@ -1,6 +1,7 @@
 /* gst-vlm — typed buffer metadata for vision-language results.
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
+#include <math.h>
 #include <string.h>
 
 #include "vlm-meta.h"
@@ -18,6 +19,13 @@
 #define F_BEST_LABEL "best-label"
 #define F_BEST_SCORE "best-score"
 #define F_PRESENT "present"
+#define F_TEXT "text"
+#define F_MEAN_LOGPROB "mean-logprob"
+#define F_TRUNCATED "truncated"
+#define F_QUESTION "question"
+#define F_ANSWER "answer"
+#define F_SCORE "score"
+#define F_QUESTION_TRUNCATED "question-truncated"
 
 /**
  * gst_vlm_match_mode_get_type:
@@ -102,11 +110,14 @@ register_one (const gchar *name)
 
 static const GstMetaInfo *embedding_info;
 static const GstMetaInfo *match_info;
+static const GstMetaInfo *caption_info;
+static const GstMetaInfo *answer_info;
 
 /**
  * gst_vlm_meta_register:
  *
- * Registers the vlm custom metas (`VlmEmbeddingMeta`, `VlmMatchMeta`). Safe
+ * Registers the vlm custom metas (`VlmEmbeddingMeta`, `VlmMatchMeta`,
+ * `VlmCaptionMeta`, `VlmAnswerMeta`). Safe
  * to call any number of times from any thread; the add and get functions
  * call it, and so does the vlm plugin when it loads (so Python's
  * Gst.Buffer.get_custom_meta() finds them once the plugin is loaded).
@@ -120,6 +131,8 @@ gst_vlm_meta_register (void)
   if (g_once_init_enter (&done)) {
     embedding_info = register_one (GST_VLM_EMBEDDING_META_NAME);
     match_info = register_one (GST_VLM_MATCH_META_NAME);
+    caption_info = register_one (GST_VLM_CAPTION_META_NAME);
+    answer_info = register_one (GST_VLM_ANSWER_META_NAME);
     g_once_init_leave (&done, 1);
   }
 }
@@ -150,6 +163,34 @@ gst_vlm_match_meta_get_info (void)
 {
   gst_vlm_meta_register ();
   return match_info;
+}
+
+/**
+ * gst_vlm_caption_meta_get_info:
+ *
+ * Returns: (transfer none): the #GstMetaInfo of `VlmCaptionMeta`.
+ *
+ * Since: 0.1
+ */
+const GstMetaInfo *
+gst_vlm_caption_meta_get_info (void)
+{
+  gst_vlm_meta_register ();
+  return caption_info;
+}
+
+/**
+ * gst_vlm_answer_meta_get_info:
+ *
+ * Returns: (transfer none): the #GstMetaInfo of `VlmAnswerMeta`.
+ *
+ * Since: 0.1
+ */
+const GstMetaInfo *
+gst_vlm_answer_meta_get_info (void)
+{
+  gst_vlm_meta_register ();
+  return answer_info;
 }
 
 /**
@@ -533,4 +574,270 @@ gst_vlm_match_meta_get_best (GstCustomMeta *meta, const gchar **label, gfloat *s
   if (score)
     *score = index >= 0 ? (gfloat) best : 0.0f;
   return index;
+}
+
+/* A double field, or @fallback when absent. */
+static gdouble
+get_double (const GstStructure *s, const gchar *field, gdouble fallback)
+{
+  gdouble v;
+  return s && gst_structure_get_double (s, field, &v) ? v : fallback;
+}
+
+static gboolean
+get_boolean (const GstStructure *s, const gchar *field)
+{
+  gboolean v;
+  return s && gst_structure_get_boolean (s, field, &v) && v;
+}
+
+/**
+ * gst_buffer_add_vlm_caption_meta:
+ * @buffer: a writable buffer
+ * @model_id: the model's id (its canonical folder)
+ * @element: (nullable): name of the producing element
+ * @text: the caption, UTF-8
+ * @mean_logprob: mean log-probability of the generated tokens (≤ 0)
+ * @truncated: whether generation stopped at the token limit
+ *
+ * Attaches an image caption. The text is copied.
+ *
+ * Returns: (transfer none) (nullable): the new meta, or %NULL on invalid
+ *   arguments (no text, or text that is not UTF-8).
+ *
+ * Since: 0.1
+ */
+GstCustomMeta *
+gst_buffer_add_vlm_caption_meta (GstBuffer *buffer, const gchar *model_id, const gchar *element,
+                                 const gchar *text, gdouble mean_logprob, gboolean truncated)
+{
+  g_return_val_if_fail (text != NULL && g_utf8_validate (text, -1, NULL), NULL);
+  GstCustomMeta *meta = add_common (buffer, gst_vlm_caption_meta_get_info (),
+                                    GST_VLM_CAPTION_META_NAME, model_id, element);
+  if (!meta)
+    return NULL;
+  gst_structure_set (gst_custom_meta_get_structure (meta), F_TEXT, G_TYPE_STRING, text,
+                     F_MEAN_LOGPROB, G_TYPE_DOUBLE, mean_logprob,
+                     F_TRUNCATED, G_TYPE_BOOLEAN, truncated, NULL);
+  return meta;
+}
+
+/**
+ * gst_buffer_get_vlm_caption_meta:
+ * @buffer: a buffer
+ * @model_id: (nullable): only return a caption of this model; %NULL for the
+ *   first caption of any model
+ *
+ * Returns: (transfer none) (nullable): the caption meta, or %NULL.
+ *
+ * Since: 0.1
+ */
+GstCustomMeta *
+gst_buffer_get_vlm_caption_meta (GstBuffer *buffer, const gchar *model_id)
+{
+  return find (buffer, gst_vlm_caption_meta_get_info (), model_id);
+}
+
+/**
+ * gst_vlm_caption_meta_get_model_id:
+ * @meta: a caption meta
+ *
+ * Returns: (nullable): the model id, valid as long as @meta is.
+ *
+ * Since: 0.1
+ */
+const gchar *
+gst_vlm_caption_meta_get_model_id (GstCustomMeta *meta)
+{
+  GstStructure *s = structure_of (meta, GST_VLM_CAPTION_META_NAME);
+  return s ? gst_structure_get_string (s, F_MODEL_ID) : NULL;
+}
+
+/**
+ * gst_vlm_caption_meta_get_text:
+ * @meta: a caption meta
+ *
+ * Returns: (nullable): the caption, valid as long as @meta is; %NULL for an
+ *   invalid meta.
+ *
+ * Since: 0.1
+ */
+const gchar *
+gst_vlm_caption_meta_get_text (GstCustomMeta *meta)
+{
+  GstStructure *s = structure_of (meta, GST_VLM_CAPTION_META_NAME);
+  return s ? gst_structure_get_string (s, F_TEXT) : NULL;
+}
+
+/**
+ * gst_vlm_caption_meta_get_mean_logprob:
+ * @meta: a caption meta
+ *
+ * Returns: the mean log-probability of the caption's tokens; -infinity for
+ *   an invalid meta.
+ *
+ * Since: 0.1
+ */
+gdouble
+gst_vlm_caption_meta_get_mean_logprob (GstCustomMeta *meta)
+{
+  return get_double (structure_of (meta, GST_VLM_CAPTION_META_NAME), F_MEAN_LOGPROB,
+                     -INFINITY);
+}
+
+/**
+ * gst_vlm_caption_meta_get_truncated:
+ * @meta: a caption meta
+ *
+ * Returns: %TRUE when the caption stopped at the token limit.
+ *
+ * Since: 0.1
+ */
+gboolean
+gst_vlm_caption_meta_get_truncated (GstCustomMeta *meta)
+{
+  return get_boolean (structure_of (meta, GST_VLM_CAPTION_META_NAME), F_TRUNCATED);
+}
+
+/**
+ * gst_buffer_add_vlm_answer_meta:
+ * @buffer: a writable buffer
+ * @model_id: the model's id (its canonical folder)
+ * @element: (nullable): name of the producing element
+ * @question: the question, UTF-8
+ * @answer: the answer, UTF-8
+ * @score: mean log-probability of the answer's tokens (≤ 0)
+ * @truncated: whether the answer stopped at the token limit
+ * @question_truncated: whether only the beginning of @question fitted the
+ *   model
+ *
+ * Attaches the answer to a question about the image. The strings are
+ * copied.
+ *
+ * Returns: (transfer none) (nullable): the new meta, or %NULL on invalid
+ *   arguments.
+ *
+ * Since: 0.1
+ */
+GstCustomMeta *
+gst_buffer_add_vlm_answer_meta (GstBuffer *buffer, const gchar *model_id, const gchar *element,
+                                const gchar *question, const gchar *answer, gdouble score,
+                                gboolean truncated, gboolean question_truncated)
+{
+  g_return_val_if_fail (question != NULL && g_utf8_validate (question, -1, NULL), NULL);
+  g_return_val_if_fail (answer != NULL && g_utf8_validate (answer, -1, NULL), NULL);
+  GstCustomMeta *meta = add_common (buffer, gst_vlm_answer_meta_get_info (),
+                                    GST_VLM_ANSWER_META_NAME, model_id, element);
+  if (!meta)
+    return NULL;
+  gst_structure_set (gst_custom_meta_get_structure (meta), F_QUESTION, G_TYPE_STRING, question,
+                     F_ANSWER, G_TYPE_STRING, answer,
+                     F_SCORE, G_TYPE_DOUBLE, score,
+                     F_TRUNCATED, G_TYPE_BOOLEAN, truncated,
+                     F_QUESTION_TRUNCATED, G_TYPE_BOOLEAN, question_truncated, NULL);
+  return meta;
+}
+
+/**
+ * gst_buffer_get_vlm_answer_meta:
+ * @buffer: a buffer
+ * @model_id: (nullable): only return an answer of this model; %NULL for the
+ *   first answer of any model
+ *
+ * Returns: (transfer none) (nullable): the answer meta, or %NULL.
+ *
+ * Since: 0.1
+ */
+GstCustomMeta *
+gst_buffer_get_vlm_answer_meta (GstBuffer *buffer, const gchar *model_id)
+{
+  return find (buffer, gst_vlm_answer_meta_get_info (), model_id);
+}
+
+/**
+ * gst_vlm_answer_meta_get_model_id:
+ * @meta: an answer meta
+ *
+ * Returns: (nullable): the model id, valid as long as @meta is.
+ *
+ * Since: 0.1
+ */
+const gchar *
+gst_vlm_answer_meta_get_model_id (GstCustomMeta *meta)
+{
+  GstStructure *s = structure_of (meta, GST_VLM_ANSWER_META_NAME);
+  return s ? gst_structure_get_string (s, F_MODEL_ID) : NULL;
+}
+
+/**
+ * gst_vlm_answer_meta_get_question:
+ * @meta: an answer meta
+ *
+ * Returns: (nullable): the question, valid as long as @meta is.
+ *
+ * Since: 0.1
+ */
+const gchar *
+gst_vlm_answer_meta_get_question (GstCustomMeta *meta)
+{
+  GstStructure *s = structure_of (meta, GST_VLM_ANSWER_META_NAME);
+  return s ? gst_structure_get_string (s, F_QUESTION) : NULL;
+}
+
+/**
+ * gst_vlm_answer_meta_get_answer:
+ * @meta: an answer meta
+ *
+ * Returns: (nullable): the answer, valid as long as @meta is.
+ *
+ * Since: 0.1
+ */
+const gchar *
+gst_vlm_answer_meta_get_answer (GstCustomMeta *meta)
+{
+  GstStructure *s = structure_of (meta, GST_VLM_ANSWER_META_NAME);
+  return s ? gst_structure_get_string (s, F_ANSWER) : NULL;
+}
+
+/**
+ * gst_vlm_answer_meta_get_score:
+ * @meta: an answer meta
+ *
+ * Returns: the mean log-probability of the answer's tokens; -infinity for
+ *   an invalid meta.
+ *
+ * Since: 0.1
+ */
+gdouble
+gst_vlm_answer_meta_get_score (GstCustomMeta *meta)
+{
+  return get_double (structure_of (meta, GST_VLM_ANSWER_META_NAME), F_SCORE, -INFINITY);
+}
+
+/**
+ * gst_vlm_answer_meta_get_truncated:
+ * @meta: an answer meta
+ *
+ * Returns: %TRUE when the answer stopped at the token limit.
+ *
+ * Since: 0.1
+ */
+gboolean
+gst_vlm_answer_meta_get_truncated (GstCustomMeta *meta)
+{
+  return get_boolean (structure_of (meta, GST_VLM_ANSWER_META_NAME), F_TRUNCATED);
+}
+
+/**
+ * gst_vlm_answer_meta_get_question_truncated:
+ * @meta: an answer meta
+ *
+ * Returns: %TRUE when only the beginning of the question was used.
+ *
+ * Since: 0.1
+ */
+gboolean
+gst_vlm_answer_meta_get_question_truncated (GstCustomMeta *meta)
+{
+  return get_boolean (structure_of (meta, GST_VLM_ANSWER_META_NAME), F_QUESTION_TRUNCATED);
 }

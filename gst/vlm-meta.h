@@ -10,9 +10,10 @@ G_BEGIN_DECLS
 /**
  * SECTION:vlm-meta
  * @title: VLM metadata
- * @short_description: embeddings and text matches attached to video buffers
+ * @short_description: embeddings, text matches, captions and answers attached
+ *   to video buffers
  *
- * The vlm elements (vlmembed, vlmmatch, …) annotate the buffers they process
+ * The vlm elements (vlmembed, vlmmatch, vlmcaption, vlmvqa) annotate the buffers they process
  * with metadata. Every kind of result is a #GstCustomMeta (GStreamer ≥ 1.20)
  * whose #GstStructure holds the fields, so any language with GObject
  * introspection reads them without a dedicated binding:
@@ -52,9 +53,32 @@ G_BEGIN_DECLS
  * Metas are copied by gst_buffer_copy() and by every other buffer transform
  * (scaling, conversion): they describe the picture, not its pixels.
  *
- * Caption (`VlmCaptionMeta`: `text`, `mean-logprob`) and answer
- * (`VlmAnswerMeta`: `question`, `answer`, `score`) metas follow the same
- * scheme.
+ * `VlmCaptionMeta` (#GST_VLM_CAPTION_META_NAME), from vlmcaption:
+ *
+ * - `text` (string): the caption (UTF-8, clean text as the tokenizer
+ *   decodes it; may be empty when the model ends at once)
+ * - `mean-logprob` (double): mean log-probability of the generated tokens,
+ *   sum(log p) / n, the end token included when one was generated; ≤ 0,
+ *   higher is more confident
+ * - `truncated` (boolean): %TRUE when generation hit the `max-tokens` limit
+ *   before the model's end token
+ *
+ * `VlmAnswerMeta` (#GST_VLM_ANSWER_META_NAME), from vlmvqa:
+ *
+ * - `question` (string): the question as it was asked
+ * - `answer` (string): the generated answer
+ * - `score` (double): mean log-probability of the answer's tokens (as
+ *   `mean-logprob` above)
+ * - `truncated` (boolean): the answer hit `max-tokens`
+ * - `question-truncated` (boolean): the question was longer than the model's
+ *   text positions allow and only its beginning was used
+ *
+ * |[<!-- language="python" -->
+ * c = buf.get_custom_meta("VlmCaptionMeta").get_structure()
+ * print(c.get_value("text"), c.get_value("mean-logprob"))
+ * a = buf.get_custom_meta("VlmAnswerMeta").get_structure()
+ * print(a.get_value("question"), "->", a.get_value("answer"))
+ * ]|
  *
  * These metas are the contract on every GStreamer ≥ 1.20. When built
  * against GStreamer ≥ 1.24, the elements may in addition attach GstAnalytics
@@ -82,6 +106,25 @@ G_BEGIN_DECLS
  * Since: 0.1
  */
 #define GST_VLM_MATCH_META_NAME "VlmMatchMeta"
+
+/**
+ * GST_VLM_CAPTION_META_NAME:
+ *
+ * Name of the custom meta (and of its structure) holding an image caption.
+ *
+ * Since: 0.1
+ */
+#define GST_VLM_CAPTION_META_NAME "VlmCaptionMeta"
+
+/**
+ * GST_VLM_ANSWER_META_NAME:
+ *
+ * Name of the custom meta (and of its structure) holding the answer to a
+ * question about the image.
+ *
+ * Since: 0.1
+ */
+#define GST_VLM_ANSWER_META_NAME "VlmAnswerMeta"
 
 /**
  * GST_VLM_META_PREFIX:
@@ -117,6 +160,8 @@ void                 gst_vlm_meta_register                (void);
 
 const GstMetaInfo   *gst_vlm_embedding_meta_get_info      (void);
 const GstMetaInfo   *gst_vlm_match_meta_get_info          (void);
+const GstMetaInfo   *gst_vlm_caption_meta_get_info        (void);
+const GstMetaInfo   *gst_vlm_answer_meta_get_info         (void);
 
 gboolean             gst_vlm_meta_is_vlm                  (GstMeta *meta);
 
@@ -154,5 +199,35 @@ gboolean             gst_vlm_match_meta_get_present       (GstCustomMeta *meta,
 gint                 gst_vlm_match_meta_get_best          (GstCustomMeta *meta,
                                                            const gchar **label,
                                                            gfloat *score);
+
+GstCustomMeta       *gst_buffer_add_vlm_caption_meta      (GstBuffer *buffer,
+                                                           const gchar *model_id,
+                                                           const gchar *element,
+                                                           const gchar *text,
+                                                           gdouble mean_logprob,
+                                                           gboolean truncated);
+GstCustomMeta       *gst_buffer_get_vlm_caption_meta      (GstBuffer *buffer,
+                                                           const gchar *model_id);
+const gchar         *gst_vlm_caption_meta_get_model_id    (GstCustomMeta *meta);
+const gchar         *gst_vlm_caption_meta_get_text        (GstCustomMeta *meta);
+gdouble              gst_vlm_caption_meta_get_mean_logprob (GstCustomMeta *meta);
+gboolean             gst_vlm_caption_meta_get_truncated   (GstCustomMeta *meta);
+
+GstCustomMeta       *gst_buffer_add_vlm_answer_meta       (GstBuffer *buffer,
+                                                           const gchar *model_id,
+                                                           const gchar *element,
+                                                           const gchar *question,
+                                                           const gchar *answer,
+                                                           gdouble score,
+                                                           gboolean truncated,
+                                                           gboolean question_truncated);
+GstCustomMeta       *gst_buffer_get_vlm_answer_meta       (GstBuffer *buffer,
+                                                           const gchar *model_id);
+const gchar         *gst_vlm_answer_meta_get_model_id     (GstCustomMeta *meta);
+const gchar         *gst_vlm_answer_meta_get_question     (GstCustomMeta *meta);
+const gchar         *gst_vlm_answer_meta_get_answer       (GstCustomMeta *meta);
+gdouble              gst_vlm_answer_meta_get_score        (GstCustomMeta *meta);
+gboolean             gst_vlm_answer_meta_get_truncated    (GstCustomMeta *meta);
+gboolean             gst_vlm_answer_meta_get_question_truncated (GstCustomMeta *meta);
 
 G_END_DECLS
