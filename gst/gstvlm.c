@@ -7,9 +7,11 @@
 
 #include <gst/gst.h>
 
+#include "gstvlmcaption.h"
 #include "gstvlmembed.h"
 #include "gstvlmjsonsink.h"
 #include "gstvlmmatch.h"
+#include "gstvlmvqa.h"
 #include "vlm-meta.h"
 
 static gboolean
@@ -19,11 +21,13 @@ plugin_init (GstPlugin *plugin)
   gst_vlm_meta_register ();
   ok |= GST_ELEMENT_REGISTER (vlmembed, plugin);
   ok |= GST_ELEMENT_REGISTER (vlmmatch, plugin);
+  ok |= GST_ELEMENT_REGISTER (vlmcaption, plugin);
+  ok |= GST_ELEMENT_REGISTER (vlmvqa, plugin);
   ok |= GST_ELEMENT_REGISTER (vlmjsonsink, plugin);
   return ok;
 }
 
 GST_PLUGIN_DEFINE (GST_VERSION_MAJOR, GST_VERSION_MINOR, vlm,
                    "Vision-language models (CLIP, GIT) on Vulkan or the CPU: image embeddings, "
-                   "zero-shot text matching, JSON lines",
+                   "zero-shot text matching, captions, visual question answering, JSON lines",
                    plugin_init, VERSION, GST_LICENSE, GST_PACKAGE_NAME, GST_PACKAGE_ORIGIN)
