@@ -24,5 +24,7 @@ int vlm_cmd_bench_ops (int argc, char **argv);
 int vlm_cmd_embed_image (int argc, char **argv);
 int vlm_cmd_embed_text (int argc, char **argv);
 int vlm_cmd_match (int argc, char **argv);
+int vlm_cmd_caption (int argc, char **argv);
+int vlm_cmd_ask (int argc, char **argv);
 
 gboolean vlm_cmd_parse (GOptionContext *ctx, int *argc, char ***argv);

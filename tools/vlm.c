@@ -15,6 +15,8 @@ static const VlmCommand commands[] = {
   { "embed-image", "CLIP embeddings of image files (JSON)", vlm_cmd_embed_image },
   { "embed-text", "CLIP embeddings of texts (JSON)", vlm_cmd_embed_text },
   { "match", "zero-shot match of an image against texts (JSON)", vlm_cmd_match },
+  { "caption", "GIT captions of image files (JSON)", vlm_cmd_caption },
+  { "ask", "answer a question about an image with GIT (JSON)", vlm_cmd_ask },
 };
 
 static void
