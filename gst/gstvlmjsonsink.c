@@ -7,7 +7,8 @@
  * @short_description: writes the vlm metadata of each buffer as JSON lines
  *
  * Writes one JSON object per line for every buffer that carries vlm
- * metadata (a frame processed by vlmembed, vlmmatch, …); buffers without
+ * metadata (a frame processed by vlmembed, vlmmatch, vlmcaption, vlmvqa);
+ * buffers without
  * results (skipped by `interval`) write nothing. Each object holds the
  * buffer's times and one entry per vlm meta, with the meta's fields under
  * their own names:
@@ -17,7 +18,12 @@
  *    "dimension":512},
  *   {"meta":"VlmMatchMeta","model-id":"/models/clip","element":"vlmmatch0",
  *    "mode":"classify","labels":["red","green","blue"],"template":"{}",
- *    "scores":[0.2,0.5,0.3],"best-index":1,"best-label":"green","best-score":0.5}]}
+ *    "scores":[0.2,0.5,0.3],"best-index":1,"best-label":"green","best-score":0.5},
+ *   {"meta":"VlmCaptionMeta","model-id":"/models/git-coco","element":"vlmcaption0",
+ *    "text":"a red ball on a table","mean-logprob":-0.61,"truncated":false},
+ *   {"meta":"VlmAnswerMeta","model-id":"/models/git-vqa","element":"vlmvqa0",
+ *    "question":"what color is the ball?","answer":"red","score":-0.12,"truncated":false,
+ *    "question-truncated":false}]}
  * ]|
  * (one line in the file). Times are nanoseconds, null when unknown. The
  * embedding's `vector` is written only with #GstVlmJsonSink:vectors.
@@ -414,7 +420,8 @@ gst_vlm_json_sink_class_init (GstVlmJsonSinkClass *klass)
   gst_element_class_set_static_metadata (element_class,
       "VLM JSON lines writer", "Sink/Analyzer",
       "Writes one JSON object per line for every buffer carrying vlm metadata (pts, "
-      "duration, running-time, stream-time, and every embedding/match/... result with "
+      "duration, running-time, stream-time, and every embedding/match/caption/answer "
+      "result with "
       "its producing element) to a file or stdout (location=-). Example: gst-launch-1.0 "
       "videotestsrc num-buffers=30 ! vlmembed model=/path/to/clip ! vlmmatch "
       "model=/path/to/clip labels=\"red,green,blue\" ! vlmjsonsink location=out.jsonl",
