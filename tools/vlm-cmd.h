@@ -26,5 +26,8 @@ int vlm_cmd_embed_text (int argc, char **argv);
 int vlm_cmd_match (int argc, char **argv);
 int vlm_cmd_caption (int argc, char **argv);
 int vlm_cmd_ask (int argc, char **argv);
+int vlm_cmd_index (int argc, char **argv);
+int vlm_cmd_search (int argc, char **argv);
+int vlm_cmd_watch (int argc, char **argv);
 
 gboolean vlm_cmd_parse (GOptionContext *ctx, int *argc, char ***argv);

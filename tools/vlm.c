@@ -17,6 +17,9 @@ static const VlmCommand commands[] = {
   { "match", "zero-shot match of an image against texts (JSON)", vlm_cmd_match },
   { "caption", "GIT captions of image files (JSON)", vlm_cmd_caption },
   { "ask", "answer a question about an image with GIT (JSON)", vlm_cmd_ask },
+  { "index", "index videos into an SQLite file for `vlm search`", vlm_cmd_index },
+  { "search", "find where a text is seen in indexed videos", vlm_cmd_search },
+  { "watch", "print when a text appears/disappears in a video or stream", vlm_cmd_watch },
 };
 
 static void
