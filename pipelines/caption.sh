@@ -23,8 +23,8 @@
 #
 # The text pad alone, as subtitle-like buffers (one per caption, lasting
 # until the next caption):
-#   gst-launch-1.0 videotestsrc num-buffers=10 ! vlmcaption model="$GIT_MODEL" name=c \
-#       ! fakesink c.text_src ! fakesink dump=true silent=false -v
+#   gst-launch-1.0 -v videotestsrc num-buffers=10 ! vlmcaption model="$GIT_MODEL" name=c \
+#       ! fakesink c.text_src ! fakesink dump=true silent=false
 set -eu
 . "$(dirname "$0")/common.sh"
 if ! gst-inspect-1.0 vlmcaption > /dev/null 2>&1; then
