@@ -675,6 +675,9 @@ gst_vlm_caption_sink_event (GstBaseTransform *trans, GstEvent *event)
       g_mutex_unlock (&self->tq_lock);
       gst_pad_push_event (self->text_pad, gst_event_ref (event));
       self->need_segment = TRUE;
+      /* the flush may have dropped a queued stream-start or caps */
+      if (!gst_pad_has_current_caps (self->text_pad))
+        self->need_stream_start = TRUE;
       if (GST_PAD_IS_ACTIVE (self->text_pad))
         gst_pad_start_task (self->text_pad, text_loop, self->text_pad, NULL);
       break;
