@@ -1,4 +1,4 @@
-/* gst-vlm — one loaded model per (model folder, device) in the process.
+/* gst-vlm — one loaded model per (model kind, model folder, device) in the process.
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
 #pragma once
@@ -14,8 +14,8 @@ G_BEGIN_DECLS
  * GstVlmModel:
  *
  * A reference to a model instance shared through the pool. Every element
- * that asks for the same canonical folder on the same device string gets the
- * same instance; the weights are loaded once and freed with the last
+ * that asks for the same model kind (#GstVlmModelKind) in the same canonical
+ * folder on the same device string gets the same instance; the weights are loaded once and freed with the last
  * reference. The engine serialises encoding calls on one instance, so it
  * can be used from several streaming threads.
  */
