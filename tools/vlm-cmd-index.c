@@ -194,6 +194,29 @@ add (GstElement *bin, const gchar *factory, const gchar *name, GError **error)
   return e;
 }
 
+/* An error message's text plus the useful part of its debug string
+ * (GST_ELEMENT_ERROR puts "file.c(line): function (): /element/path:" on
+ * the first line; the details, when any, follow on the next). */
+static gchar *
+describe_error (GstMessage *msg, GQuark *domain, gint *code)
+{
+  GError *err = NULL;
+  gchar *dbg = NULL;
+  gst_message_parse_error (msg, &err, &dbg);
+  const gchar *detail = dbg ? strchr (dbg, '\n') : NULL;
+  detail = detail ? detail + 1 : NULL;
+  gchar *text = detail && *detail && !strstr (err->message, detail)
+                ? g_strdup_printf ("%s (%s)", err->message, detail)
+                : g_strdup (err->message);
+  if (domain)
+    *domain = err->domain;
+  if (code)
+    *code = err->code;
+  g_error_free (err);
+  g_free (dbg);
+  return text;
+}
+
 /* Pops the first error on @bus, if any, as a GError; also reports EOS. */
 static gboolean
 bus_error (GstBus *bus, GError **error, gboolean *eos)
@@ -206,13 +229,10 @@ bus_error (GstBus *bus, GError **error, gboolean *eos)
       gst_message_unref (msg);
       continue;
     }
-    GError *err = NULL;
-    gchar *dbg = NULL;
-    gst_message_parse_error (msg, &err, &dbg);
-    g_set_error (error, err->domain, err->code, "%s%s%s", err->message,
-                 dbg && *dbg ? " — " : "", dbg && *dbg ? dbg : "");
-    g_error_free (err);
-    g_free (dbg);
+    GQuark domain;
+    gint code;
+    g_autofree gchar *text = describe_error (msg, &domain, &code);
+    g_set_error_literal (error, domain, code, text);
     gst_message_unref (msg);
     return TRUE;
   }
@@ -404,14 +424,10 @@ preroll (GstElement *pipeline, GError **error)
       gst_message_unref (msg);
       break;
     }
-    gst_bus_set_flushing (bus, FALSE);
-    GError *err = NULL;
-    gchar *dbg = NULL;
-    gst_message_parse_error (msg, &err, &dbg);
-    g_set_error (error, err->domain, err->code, "%s%s%s", err->message,
-                 dbg && *dbg ? " — " : "", dbg && *dbg ? dbg : "");
-    g_error_free (err);
-    g_free (dbg);
+    GQuark domain;
+    gint code;
+    g_autofree gchar *text = describe_error (msg, &domain, &code);
+    g_set_error_literal (error, domain, code, text);
     gst_message_unref (msg);
     ok = FALSE;
   }
@@ -663,9 +679,8 @@ index_video (Indexer *ix, const gchar *arg)
       why = "the file changed";
     else if (old.every_ns != every_ns)
       why = "another --every";
-    else if (g_strcmp0 (old.caption_model, ix->caption_fp) != 0)
-      why = ix->caption_fp ? (old.caption_model ? "another caption model" : "captions wanted")
-                           : "captions no longer wanted";
+    else if (ix->caption_fp && g_strcmp0 (old.caption_model, ix->caption_fp) != 0)
+      why = old.caption_model ? "another caption model" : "captions wanted";
     if (!why && old.complete) {
       say (ix, "skipped %s: already indexed (%" G_GINT64_FORMAT " frames)", v.shown,
            old.n_frames);
@@ -994,13 +1009,8 @@ on_bus (GstBus *bus, GstMessage *msg, gpointer data)
       break;
     }
     case GST_MESSAGE_ERROR: {
-      GError *err = NULL;
-      gchar *dbg = NULL;
-      gst_message_parse_error (msg, &err, &dbg);
-      fprintf (stderr, "vlm watch: %s%s%s\n", err->message, dbg && *dbg ? " — " : "",
-               dbg && *dbg ? dbg : "");
-      g_error_free (err);
-      g_free (dbg);
+      g_autofree gchar *text = describe_error (msg, NULL, NULL);
+      fprintf (stderr, "vlm watch: %s\n", text);
       w->status = 1;
       g_main_loop_quit (w->loop);
       break;

@@ -79,11 +79,11 @@ print_table (const gchar *query, GArray *hits, gsize n_frames, guint n_videos, g
     printf (" %2u  %7.4f  %10s  %10s  %s%s", i + 1, h->score, a, b, name,
             h->video->complete ? "" : " (partly indexed)");
     if (h->caption)
-      printf ("  —  %s", h->caption);
+      printf ("  —  %s", *h->caption ? h->caption : "(empty caption)");
     printf ("\n");
   }
-  printf ("(%" G_GSIZE_FORMAT " frames of %u videos searched in %.1f ms)\n", n_frames, n_videos,
-          ms);
+  printf ("(%" G_GSIZE_FORMAT " frames of %u video%s searched in %.1f ms)\n", n_frames,
+          n_videos, n_videos == 1 ? "" : "s", ms);
 }
 
 static void

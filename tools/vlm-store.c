@@ -753,9 +753,10 @@ vlm_store_check_model (VlmStore *store, const VlmStoreModel *model, gboolean rec
     if (g_strcmp0 (have.fingerprint, model->fingerprint) == 0 &&
         have.dimension == model->dimension)
       return TRUE;
+    /* "sha256:" + 16 hex digits tell two models apart in a message */
     g_set_error (error, VLM_STORE_ERROR, VLM_STORE_ERROR_MODEL,
-                 "%s was built with model %s (%s, %d-d) but this run uses model %s (%s, "
-                 "%d-d); use the same model (--model %s) or another database",
+                 "%s was built with model %s (%.23s…, %d-d) but this run uses model %s "
+                 "(%.23s…, %d-d); use the same model (--model %s) or another database",
                  store->path, have.path ? have.path : "?", have.fingerprint, have.dimension,
                  model->path ? model->path : "?", model->fingerprint, model->dimension,
                  have.path ? have.path : "DIR");
