@@ -94,6 +94,19 @@ vlm_cpu_shared_scratch (VlmDevice *device, gsize nbytes, GError **error)
   return cpu->shared;
 }
 
+#ifdef VLM_CPU_HAVE_X86
+#include <cpuid.h>
+
+/* F16C from CPUID leaf 1 (ECX bit 29): clang 14 has no "f16c" for
+ * __builtin_cpu_supports(). */
+static gboolean
+cpu_has_f16c (void)
+{
+  unsigned int a, b, c, d;
+  return __get_cpuid (1, &a, &b, &c, &d) && (c & bit_F16C);
+}
+#endif
+
 static VlmCpuIsa const *
 choose_isa (void)
 {
@@ -102,7 +115,7 @@ choose_isa (void)
 #ifdef VLM_CPU_HAVE_X86
   __builtin_cpu_init ();
   gboolean avx2 = __builtin_cpu_supports ("avx2") && __builtin_cpu_supports ("fma") &&
-      __builtin_cpu_supports ("f16c");
+      cpu_has_f16c ();
   gboolean avx512 = __builtin_cpu_supports ("avx512f") && avx2;
   if (avx512)
     best = vlm_cpu_isa_avx512 ();

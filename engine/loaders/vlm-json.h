@@ -10,18 +10,30 @@
 G_BEGIN_DECLS
 
 /**
+ * VLM_JSON_MAX_DEPTH:
+ *
+ * Deepest nesting of arrays and objects vlm_json_parse() accepts (model
+ * files use 4 levels at most).
+ */
+#define VLM_JSON_MAX_DEPTH 64
+
+/**
  * VlmJsonFile:
  * @path: the file, for messages
- * @parser: the parser holding the document
+ * @node: the document
  * @root: the top-level object
  *
  * A parsed JSON file whose top level is an object.
  */
 typedef struct {
   gchar *path;
-  JsonParser *parser;
+  JsonNode *node;
   JsonObject *root;
 } VlmJsonFile;
+
+JsonNode    *vlm_json_parse      (const gchar *data, gsize length, GError **error);
+gboolean     vlm_file_read_bounded (const gchar *path, gsize max_bytes, gchar **contents,
+                                    gsize *length, GError **error);
 
 gboolean     vlm_json_file_load  (VlmJsonFile *file, const gchar *path, GError **error);
 void         vlm_json_file_clear (VlmJsonFile *file);

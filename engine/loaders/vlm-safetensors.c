@@ -10,6 +10,7 @@
 #include <string.h>
 #include <json-glib/json-glib.h>
 
+#include "vlm-json.h"
 #include "vlm-safetensors.h"
 #include "../vlm-backend.h"
 
@@ -204,12 +205,11 @@ parse_header (VlmSafetensors *st, GError **error)
   if (!g_utf8_validate_len (json, (gsize) hlen, NULL))
     return bad (error, VLM_ERROR_FORMAT, st->path, "header is not valid UTF-8");
 
-  g_autoptr (JsonParser) parser = json_parser_new_immutable ();
   g_autoptr (GError) jerr = NULL;
-  if (!json_parser_load_from_data (parser, json, (gssize) hlen, &jerr))
+  g_autoptr (JsonNode) root = vlm_json_parse (json, (gsize) hlen, &jerr);
+  if (!root)
     return bad (error, VLM_ERROR_FORMAT, st->path, "header is not valid JSON: %s", jerr->message);
-  JsonNode *root = json_parser_get_root (parser);
-  if (!root || !JSON_NODE_HOLDS_OBJECT (root))
+  if (!JSON_NODE_HOLDS_OBJECT (root))
     return bad (error, VLM_ERROR_FORMAT, st->path, "header is not a JSON object");
 
   gsize data_size = size - 8 - (gsize) hlen;

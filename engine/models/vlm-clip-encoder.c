@@ -1,6 +1,7 @@
 /* gst-vlm engine — CLIP's transformer and vision tower, shared by CLIP and GIT.
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
+#include <math.h>
 #include <string.h>
 
 #include "vlm-clip-encoder.h"
@@ -300,8 +301,9 @@ vlm_transformer_config_read (const VlmJsonFile *f, JsonObject *o, gint64 hidden,
                  G_GINT64_FORMAT, f->path, h, nh);
     return FALSE;
   }
-  if (eps < 0) {
-    g_set_error (error, VLM_ERROR, VLM_ERROR_FORMAT, "%s: layer_norm_eps is negative", f->path);
+  if (eps < 0 || eps > 1) {
+    g_set_error (error, VLM_ERROR, VLM_ERROR_FORMAT, "%s: layer_norm_eps %g is outside 0..1",
+                 f->path, eps);
     return FALSE;
   }
   c->hidden = (gint) h;
@@ -381,8 +383,16 @@ vlm_image_config_load (const gchar *dir, gint image_size, VlmImageParams *p, GEr
     p->resample = resample == 2 ? VLM_RESAMPLE_BILINEAR : VLM_RESAMPLE_BICUBIC;
   }
   for (gint i = 0; i < 3; i++) {
-    if (sd[i] <= 0) {
-      g_set_error (error, VLM_ERROR, VLM_ERROR_FORMAT, "%s: image_std must be positive", path);
+    /* In float range: a std that rounds to 0 or to infinity, or an
+     * infinite mean, would make every pixel NaN or infinite. */
+    if (!(sd[i] >= 1e-30 && sd[i] <= 1e30)) {
+      g_set_error (error, VLM_ERROR, VLM_ERROR_FORMAT, "%s: image_std %g is not in 1e-30..1e30",
+                   path, sd[i]);
+      return FALSE;
+    }
+    if (!(fabs (m[i]) <= 1e30)) {
+      g_set_error (error, VLM_ERROR, VLM_ERROR_FORMAT, "%s: image_mean %g is not in "
+                   "-1e30..1e30", path, m[i]);
       return FALSE;
     }
     p->mean[i] = (gfloat) m[i];

@@ -35,6 +35,7 @@
 #include <json-glib/json-glib.h>
 
 #include "vlm-device.h"
+#include "loaders/vlm-json.h"
 #include "vlm-clip-tokenizer.h"
 #include "vlm-html-entities.h"
 
@@ -42,7 +43,8 @@
 #define EOT_TEXT "<|endoftext|>"
 #define END_OF_WORD "</w>"
 
-/* The original vocabulary decompresses to ~1.4 MB; refuse gzip bombs. */
+/* The original vocabulary decompresses to ~1.4 MB; refuse gzip bombs (and
+ * vocab.json or merges.txt files larger than this). */
 #define MAX_VOCAB_FILE_SIZE (64 * 1024 * 1024)
 
 /* Words up to this many bytes are cached; the cache is emptied when full. */
@@ -930,23 +932,19 @@ check_text_file (const gchar *path, const gchar *data, GError **error)
 static gboolean
 read_vocab_json (const gchar *path, Vocab *vocab, GError **error)
 {
-  g_autoptr(JsonParser) parser = json_parser_new ();
   g_autoptr(GError) json_error = NULL;
   g_autofree gchar *data = NULL;
   gsize len;
 
-  if (!g_file_get_contents (path, &data, &len, &json_error)) {
-    g_set_error (error, VLM_ERROR, VLM_ERROR_FILE, "%s: cannot read: %s", path,
-                 json_error->message);
+  if (!vlm_file_read_bounded (path, MAX_VOCAB_FILE_SIZE, &data, &len, error))
     return FALSE;
-  }
-  if (!json_parser_load_from_data (parser, data, len, &json_error)) {
+  g_autoptr(JsonNode) root = vlm_json_parse (data, len, &json_error);
+  if (!root) {
     g_set_error (error, VLM_ERROR, VLM_ERROR_FORMAT, "%s: not valid JSON: %s", path,
                  json_error->message);
     return FALSE;
   }
-  JsonNode *root = json_parser_get_root (parser);
-  if (!root || !JSON_NODE_HOLDS_OBJECT (root)) {
+  if (!JSON_NODE_HOLDS_OBJECT (root)) {
     g_set_error (error, VLM_ERROR, VLM_ERROR_FORMAT,
                  "%s: expected a JSON object mapping symbols to ids", path);
     return FALSE;
@@ -1010,12 +1008,8 @@ vlm_clip_tokenizer_new_from_dir (const gchar *dir, GError **error)
     return NULL;
 
   g_autofree gchar *data = NULL;
-  g_autoptr(GError) read_error = NULL;
-  if (!g_file_get_contents (merges_path, &data, NULL, &read_error)) {
-    g_set_error (error, VLM_ERROR, VLM_ERROR_FILE, "%s: cannot read: %s", merges_path,
-                 read_error->message);
+  if (!vlm_file_read_bounded (merges_path, MAX_VOCAB_FILE_SIZE, &data, NULL, error))
     return NULL;
-  }
   if (!check_text_file (merges_path, data, error))
     return NULL;
   g_autoptr(GPtrArray) lines = split_lines (data);

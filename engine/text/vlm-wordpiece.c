@@ -59,10 +59,13 @@
 #include <json-glib/json-glib.h>
 
 #include "vlm-device.h"
+#include "loaders/vlm-json.h"
 #include "vlm-wordpiece.h"
 
 /* The multilingual BERT vocab.txt is under 1 MB. */
 #define MAX_VOCAB_FILE_SIZE (64 * 1024 * 1024)
+/* tokenizer_config.json and special_tokens_map.json are a few hundred bytes. */
+#define MAX_CONFIG_FILE_SIZE (16 * 1024 * 1024)
 
 #define CONTINUATION "##"
 
@@ -646,22 +649,18 @@ read_config (const gchar *path, gboolean full, Options *opt, GError **error)
 {
   if (!g_file_test (path, G_FILE_TEST_EXISTS))
     return TRUE;
-  g_autoptr(JsonParser) parser = json_parser_new ();
   g_autoptr(GError) json_error = NULL;
   g_autofree gchar *data = NULL;
   gsize len;
-  if (!g_file_get_contents (path, &data, &len, &json_error)) {
-    g_set_error (error, VLM_ERROR, VLM_ERROR_FILE, "%s: cannot read: %s", path,
-                 json_error->message);
+  if (!vlm_file_read_bounded (path, MAX_CONFIG_FILE_SIZE, &data, &len, error))
     return FALSE;
-  }
-  if (!json_parser_load_from_data (parser, data, len, &json_error)) {
+  g_autoptr(JsonNode) root = vlm_json_parse (data, len, &json_error);
+  if (!root) {
     g_set_error (error, VLM_ERROR, VLM_ERROR_FORMAT, "%s: not valid JSON: %s", path,
                  json_error->message);
     return FALSE;
   }
-  JsonNode *root = json_parser_get_root (parser);
-  if (!root || !JSON_NODE_HOLDS_OBJECT (root)) {
+  if (!JSON_NODE_HOLDS_OBJECT (root)) {
     g_set_error (error, VLM_ERROR, VLM_ERROR_FORMAT, "%s: expected a JSON object", path);
     return FALSE;
   }
@@ -713,22 +712,12 @@ split_lines (gchar *data, gsize len)
 static VlmWordpiece *
 load_vocab (const gchar *path, Options *opt, GError **error)
 {
-  g_autoptr(GError) read_error = NULL;
   g_autofree gchar *data = NULL;
   gsize len;
-  if (!g_file_get_contents (path, &data, &len, &read_error)) {
-    g_set_error (error, VLM_ERROR, VLM_ERROR_FILE, "%s: cannot read: %s", path,
-                 read_error->message);
+  if (!vlm_file_read_bounded (path, MAX_VOCAB_FILE_SIZE, &data, &len, error))
     return NULL;
-  }
   if (len == 0) {
     g_set_error (error, VLM_ERROR, VLM_ERROR_FORMAT, "%s: empty file, not a vocabulary", path);
-    return NULL;
-  }
-  if (len > MAX_VOCAB_FILE_SIZE) {
-    g_set_error (error, VLM_ERROR, VLM_ERROR_FORMAT,
-                 "%s: %" G_GSIZE_FORMAT " bytes, too large for a WordPiece vocabulary "
-                 "(at most %d MiB)", path, len, MAX_VOCAB_FILE_SIZE >> 20);
     return NULL;
   }
   const gchar *bad;
