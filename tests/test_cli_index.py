@@ -67,7 +67,9 @@ def vlm(*args, timeout=120, **kw):
 
 
 def have_element(name):
-    return subprocess.run(["gst-inspect-1.0", "--exists", name]).returncode == 0
+    # (not --exists: it also compares the plugin's version with GStreamer's)
+    return subprocess.run(["gst-inspect-1.0", name], stdout=subprocess.DEVNULL,
+                          stderr=subprocess.DEVNULL).returncode == 0
 
 
 def encoder():

@@ -1046,7 +1046,10 @@ build_watch_source (Watcher *w, const gchar *uri, DecodeState *d, GstElement *co
 {
   if (w->o->pipeline) {
     GError *perr = NULL;
-    GstElement *bin = gst_parse_bin_from_description (w->o->pipeline, TRUE, &perr);
+    /* a trailing identity makes "v4l2src ! video/x-raw,width=640" valid
+     * (caps are only allowed between two elements) and gives one src pad */
+    g_autofree gchar *desc = g_strdup_printf ("%s ! identity silent=true", w->o->pipeline);
+    GstElement *bin = gst_parse_bin_from_description (desc, TRUE, &perr);
     if (!bin) {
       g_set_error (error, perr ? perr->domain : GST_CORE_ERROR,
                    perr ? perr->code : GST_CORE_ERROR_FAILED, "--pipeline \"%s\": %s",
