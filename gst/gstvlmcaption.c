@@ -152,7 +152,7 @@ gst_vlm_caption_text_mode_get_type (void)
 {
   static gsize type = 0;
   static const GEnumValue values[] = {
-    { GST_VLM_CAPTION_TEXT_MODE_AUTO, "overlay when text_src feeds a textoverlay, else subtitle",
+    { GST_VLM_CAPTION_TEXT_MODE_AUTO, "Overlay when text_src feeds a textoverlay, else subtitle",
       "auto" },
     { GST_VLM_CAPTION_TEXT_MODE_SUBTITLE, "One buffer per caption lasting until the next "
       "caption (one caption behind the video)", "subtitle" },
