@@ -6,7 +6,7 @@ set -euo pipefail
 packages=(
   # build
   gcc meson ninja-build pkg-config
-  libglib2.0-dev libjson-glib-dev
+  libglib2.0-dev libjson-glib-dev libsqlite3-dev
   # Vulkan backend: headers + loader, shader compiler, lavapipe (CPU Vulkan
   # driver, our CI GPU), validation layers for the tests, vulkaninfo
   libvulkan-dev glslang-tools mesa-vulkan-drivers vulkan-validationlayers vulkan-tools
