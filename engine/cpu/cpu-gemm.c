@@ -6,13 +6,14 @@
  * The weight is repacked into panels of NR output columns, each stored k-major
  * ([K][NR]) so a micro-kernel reads NR consecutive floats per k and
  * broadcasts one x value per row. f16 weights stay f16 in their packed form
- * and a panel is widened to f32 into per-thread scratch just before use.
+ * and each K block of a panel is widened to f32 into per-thread scratch just
+ * before use.
  * Packed weights are cached on their storage (keyed by offset, dtype and
  * shape) and reused by every later matmul; storages written by ops (i.e.
  * activations) are packed per call instead, and an upload drops the cache.
  *
  * x is cut into tiles of at most MR rows of nearly equal height (50 rows
- * with MR 12 → 10, 10, 10, 10, 10), each packed k-major into shared scratch
+ * with MR 14 → 12, 13, 12, 13), each packed k-major into shared scratch
  * so the micro-kernel broadcasts from one stream. Work is split into tasks
  * of one panel × a chunk of tiles; a chunk of x is kept small enough to stay
  * in L2 while the panels stream past it. K is done in blocks: a block of the
@@ -181,7 +182,8 @@ typedef struct {
   gint64 n_panels;
   gsize w_elements;        /* of the packed weight */
   gint n_chunks;           /* groups of consecutive tiles */
-  gpointer *scratch;       /* per thread: one panel widened to f32 (f16 weights) */
+  gpointer *scratch;       /* per thread: a K block of the panel widened to f32,
+                            * then the chunk's partial sums */
 } GemmJob;
 
 static inline gint64
