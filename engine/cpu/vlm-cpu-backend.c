@@ -6,9 +6,12 @@
  * several threads on one device run one after the other, each spread over
  * the device's thread pool.
  */
-#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+
+#ifdef VLM_CPU_HAVE_X86
+#include <cpuid.h>
+#endif
 
 #include "vlm-cpu.h"
 
@@ -95,8 +98,6 @@ vlm_cpu_shared_scratch (VlmDevice *device, gsize nbytes, GError **error)
 }
 
 #ifdef VLM_CPU_HAVE_X86
-#include <cpuid.h>
-
 /* F16C from CPUID leaf 1 (ECX bit 29): clang 14 has no "f16c" for
  * __builtin_cpu_supports(). */
 static gboolean
@@ -126,6 +127,10 @@ choose_isa (void)
 #endif
   if (force && g_ascii_strcasecmp (force, "generic") == 0)
     return vlm_cpu_isa_generic ();
+  if (force && *force && g_ascii_strcasecmp (force, "avx2") != 0 &&
+      g_ascii_strcasecmp (force, best->name) != 0)
+    g_warning ("gst-vlm: VLM_CPU_ISA=\"%s\" is not avx2 or generic; using %s", force,
+               best->name);
   return best;
 }
 
