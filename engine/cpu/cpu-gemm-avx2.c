@@ -221,7 +221,6 @@ half_to_float_avx2 (gfloat *dst, const guint16 *src, gsize n)
 }
 
 static const VlmCpuIsa isa_avx2 = {
-  .level = VLM_CPU_ISA_AVX2,
   .name = "avx2",
   .mr = MR,
   .nr = NR,

@@ -210,7 +210,6 @@ half_to_float_avx512 (gfloat *dst, const guint16 *src, gsize n)
 }
 
 static const VlmCpuIsa isa_avx512 = {
-  .level = VLM_CPU_ISA_AVX512,
   .name = "avx512f",
   .mr = MR,
   .nr = NR,

@@ -399,7 +399,6 @@ exp_sum_generic (gfloat *y, const gfloat *x, gsize n, gfloat shift)
 }
 
 static const VlmCpuIsa isa_generic = {
-  .level = VLM_CPU_ISA_GENERIC,
   .name = "generic",
   .mr = GENERIC_MR,
   .nr = GENERIC_NR,

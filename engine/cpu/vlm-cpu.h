@@ -47,12 +47,6 @@ void        vlm_cpu_pool_range  (VlmCpuPool *pool, gint64 n_items, gint64 grain,
 
 /* ---- instruction sets and micro-kernels ---- */
 
-typedef enum {
-  VLM_CPU_ISA_GENERIC,
-  VLM_CPU_ISA_AVX2,
-  VLM_CPU_ISA_AVX512,
-} VlmCpuIsaLevel;
-
 /* Per-tile arguments of a matmul micro-kernel: what it adds after the dot
  * products, y = act(acc + bias) + residual for the valid columns, and a
  * hint of memory to prefetch while it runs. */
@@ -94,7 +88,6 @@ typedef void (*VlmCpuHalfFunc) (gfloat *dst, const guint16 *src, gsize n);
 typedef gfloat (*VlmCpuExpFunc) (gfloat *y, const gfloat *x, gsize n, gfloat shift);
 
 typedef struct {
-  VlmCpuIsaLevel level;
   const gchar *name;       /* "avx512f", "avx2", "generic" */
   gint mr;                 /* largest tile height */
   gint nr;                 /* panel width, in floats */
