@@ -12,13 +12,17 @@ one "key value…" line per scalar or id list:
                 tests/git_reference.py (float64 numpy, independent of the engine).
 """
 import argparse
+import json
+import shutil
 import sys
 from pathlib import Path
 
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "models"))
 from git_reference import GitReference  # noqa: E402
+import safetensors_io  # noqa: E402
 
 MAX_TOKENS = 8
 NUM_BEAMS = 3
@@ -33,6 +37,32 @@ def gen_lines(name: str, gen) -> list[str]:
             f"{name}_sum {gen.sum_logprob:.9g}",
             f"{name}_score {gen.score:.9g}",
             f"{name}_finished {int(gen.finished)}"]
+
+
+def write_broken(model_dir: Path, out: Path) -> None:
+    """Copies of the model with one defect each, for the loader's error tests."""
+    def copy(name: str) -> Path:
+        dst = out / f"bad-{name}"
+        if dst.exists():
+            shutil.rmtree(dst)
+        shutil.copytree(model_dir, dst)
+        return dst
+
+    st = safetensors_io.load(str(model_dir / "model.safetensors"))
+    tensors = {name: np.array(st[name]) for name in st if name != "output.bias"}
+    dst = copy("missing-tensor")
+    safetensors_io.save(str(dst / "model.safetensors"), tensors, st.metadata,
+                        {k: st.dtype(k) for k in tensors})
+
+    dst = copy("config-mismatch")
+    cfg = json.loads((dst / "config.json").read_text())
+    cfg["intermediate_size"] = cfg["intermediate_size"] + 8
+    (dst / "config.json").write_text(json.dumps(cfg, indent=2))
+
+    dst = copy("not-git")
+    cfg = json.loads((dst / "config.json").read_text())
+    cfg["model_type"] = "clip"
+    (dst / "config.json").write_text(json.dumps(cfg, indent=2))
 
 
 def main() -> int:
@@ -67,6 +97,7 @@ def main() -> int:
     lines += gen_lines("greedy", greedy) + gen_lines("beam", beam)
     lines += gen_lines("beam_vqa", beam_vqa) + gen_lines("answer", answer)
     (a.out_dir / "golden.txt").write_text("\n".join(lines) + "\n")
+    write_broken(a.model_dir, a.out_dir)
     print(f"make_git_golden: greedy {greedy.tokens} beam {beam.tokens} -> {a.out_dir}")
     return 0
 

@@ -281,6 +281,19 @@ test_bad_input (void)
   g_assert_null (vlm_git_model_load ("/nonexistent/git", cpu, VLM_DTYPE_F32, &error));
   g_assert_error (error, VLM_ERROR, VLM_ERROR_FILE);
   g_clear_error (&error);
+  struct { const gchar *dir; const gchar *needle; } broken[] = {
+    { "bad-missing-tensor", "\"output.bias\" is missing" },
+    { "bad-config-mismatch", "git.encoder.layer.0.intermediate.dense.weight" },
+    { "bad-not-git", "not a GIT model" },
+  };
+  for (gsize i = 0; i < G_N_ELEMENTS (broken); i++) {
+    g_autofree gchar *dir = g_build_filename (golden_dir, broken[i].dir, NULL);
+    g_assert_null (vlm_git_model_load (dir, cpu, VLM_DTYPE_F32, &error));
+    g_assert_nonnull (error);
+    g_test_message ("%s: %s", broken[i].dir, error->message);
+    g_assert_nonnull (strstr (error->message, broken[i].needle));
+    g_clear_error (&error);
+  }
   g_autoptr (VlmGitModel) m = vlm_git_model_load (model_dir, cpu, VLM_DTYPE_F32, &error);
   g_assert_no_error (error);
   g_autoptr (VlmGitImage) img = vlm_git_encode_pixels (m, pixels, &error);
