@@ -1211,6 +1211,8 @@ load_rows (VlmStore *s, VlmStoreFrames *fr, GHashTable *index_of, gsize n, GErro
   return rc == SQLITE_DONE;
 }
 
+static VlmStoreFrames *load_frames (VlmStore *store, GError **error);
+
 /**
  * vlm_store_load_frames:
  * @store: a store
@@ -1225,8 +1227,21 @@ load_rows (VlmStore *s, VlmStoreFrames *fr, GHashTable *index_of, gsize n, GErro
 VlmStoreFrames *
 vlm_store_load_frames (VlmStore *store, GError **error)
 {
-  if (!vlm_store_commit (store, error) ||
-      !exec (store, "BEGIN", "cannot start reading", error))
+  if (!vlm_store_commit (store, error))
+    return NULL;
+  /* memory-mapped reads skip a copy through SQLite's page cache (a quarter
+   * of the time for a million rows); only while loading, so that writers
+   * never work on a mapping */
+  sqlite3_exec (store->db, "PRAGMA mmap_size = 1099511627776", NULL, NULL, NULL);
+  VlmStoreFrames *fr = load_frames (store, error);
+  sqlite3_exec (store->db, "PRAGMA mmap_size = 0", NULL, NULL, NULL);
+  return fr;
+}
+
+static VlmStoreFrames *
+load_frames (VlmStore *store, GError **error)
+{
+  if (!exec (store, "BEGIN", "cannot start reading", error))
     return NULL;
   g_autoptr (VlmStoreFrames) fr = g_new0 (VlmStoreFrames, 1);
   fr->videos = g_ptr_array_new_with_free_func (video_free);
