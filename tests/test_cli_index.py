@@ -21,7 +21,9 @@ and consistency, not accuracy:
   database contents (or bytes) unchanged;
 * progress bar on a terminal, none otherwise;
 * watch: appear/disappear events at the block boundaries the stored scores
-  predict, on a file and on a live --pipeline source;
+  predict, on a file, on a live --pipeline source and on an RTSP stream
+  (gst-rtsp-server in a child process; skipped without
+  gir1.2-gst-rtsp-server-1.0);
 * captions (when the tiny GIT checkpoint and vlmcaption are there).
 
 Environment: VLM_CLI (the vlm binary), VLM_TEST_MODEL (tiny CLIP),
@@ -449,6 +451,66 @@ def test_watch(tmp, db, video):
     check(rc == 1 and "nosuchelement" in err, f"watch: a bad --pipeline ({err!r})")
 
 
+RTSP_SERVER = r"""
+import sys
+import gi
+gi.require_version("Gst", "1.0")
+gi.require_version("GstRtspServer", "1.0")
+from gi.repository import GLib, Gst, GstRtspServer
+Gst.init(None)
+server = GstRtspServer.RTSPServer.new()
+server.set_service(sys.argv[1])
+factory = GstRtspServer.RTSPMediaFactory.new()
+factory.set_launch("( videotestsrc is-live=true pattern=red ! "
+                   "video/x-raw,width=64,height=48,framerate=10/1 ! "
+                   "vp8enc deadline=1 keyframe-max-dist=10 ! rtpvp8pay name=pay0 pt=96 )")
+factory.set_shared(True)
+server.get_mount_points().add_factory("/cam", factory)
+if server.attach(None) == 0:
+    sys.exit(3)
+print("ready", flush=True)
+GLib.MainLoop().run()
+"""
+
+
+def free_port():
+    import socket
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_watch_rtsp(tmp):
+    """A live RTSP camera (gst-rtsp-server in a child process): an appear
+    event while it streams, a clean disappear (eos) on Ctrl-C."""
+    probe = subprocess.run([sys.executable, "-c", "import gi; gi.require_version("
+                            "'GstRtspServer', '1.0'); from gi.repository import GstRtspServer"],
+                           capture_output=True)
+    if probe.returncode != 0 or not have_element("rtspsrc") or not have_element("vp8enc"):
+        print("skip - watch rtsp://: no gir1.2-gst-rtsp-server-1.0, rtspsrc or vp8enc")
+        return
+    port = free_port()
+    server = subprocess.Popen([sys.executable, "-c", RTSP_SERVER, str(port)],
+                              stdout=subprocess.PIPE, text=True)
+    try:
+        if not check(server.stdout.readline().strip() == "ready", "RTSP server starts"):
+            return
+        watch = subprocess.Popen([VLM, "watch", f"rtsp://127.0.0.1:{port}/cam", "a red square",
+                                  "--model", MODEL, "--threshold", "-1", "--json"],
+                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        first = watch.stdout.readline()  # blocks until the first event
+        watch.send_signal(signal.SIGINT)
+        rest, err = watch.communicate(timeout=30)
+        events = [json.loads(line) for line in (first + rest).splitlines() if line.strip()]
+        check(watch.returncode == 0 and [e["event"] for e in events] == ["appear", "disappear"]
+              and events[1]["reason"] == "eos",
+              f"watch rtsp://: appear while live, disappear on Ctrl-C ({watch.returncode}, "
+              f"{events}, {err!r})")
+    finally:
+        server.kill()
+        server.wait()
+
+
 def test_captions(tmp, video):
     if not GIT_MODEL or not have_element("vlmcaption"):
         print("skip - captions: no tiny GIT checkpoint or no vlmcaption element")
@@ -478,6 +540,7 @@ def main():
         test_migration(tmp, db, video)
         test_progress(tmp, video)
         test_watch(tmp, db, video)
+        test_watch_rtsp(tmp)
         test_captions(tmp, video)
         test_resume(tmp, video)
     if failures:

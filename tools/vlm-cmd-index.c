@@ -913,6 +913,8 @@ typedef struct {
   gboolean json;
 } WatchOptions;
 
+#define EOS_GRACE_S 5
+
 typedef struct {
   WatchOptions *o;
   GMainLoop *loop;
@@ -920,6 +922,7 @@ typedef struct {
   GstElement *queue;
   gboolean live;
   gboolean eos_sent;
+  guint eos_timer;
   int status;
   guint events;
 } Watcher;
@@ -1024,8 +1027,21 @@ on_bus (GstBus *bus, GstMessage *msg, gpointer data)
   return G_SOURCE_CONTINUE;
 }
 
+/* EOS did not come through (a source stuck connecting): give up. */
+static gboolean
+on_eos_timeout (gpointer data)
+{
+  Watcher *w = data;
+  fprintf (stderr, "vlm watch: the stream did not end within %d s; stopping\n",
+           EOS_GRACE_S);
+  w->status = 130;
+  w->eos_timer = 0;
+  g_main_loop_quit (w->loop);
+  return G_SOURCE_REMOVE;
+}
+
 /* Ctrl-C: end the stream cleanly (vlmmatch posts "end" for present labels);
- * a second Ctrl-C quits at once. */
+ * a second Ctrl-C, or no EOS within a few seconds, quits at once. */
 static gboolean
 on_interrupt (gpointer data)
 {
@@ -1037,6 +1053,7 @@ on_interrupt (gpointer data)
   }
   w->eos_sent = TRUE;
   gst_element_send_event (w->pipeline, gst_event_new_eos ());
+  w->eos_timer = g_timeout_add_seconds (EOS_GRACE_S, on_eos_timeout, w);
   return G_SOURCE_CONTINUE;
 }
 
@@ -1172,6 +1189,8 @@ run_watch (WatchOptions *o, const gchar *uri, const gchar *text)
                w.live ? "; Ctrl-C to stop" : "");
     g_main_loop_run (w.loop);
   }
+  if (w.eos_timer)
+    g_source_remove (w.eos_timer);
   gst_element_set_state (w.pipeline, GST_STATE_NULL);
   g_source_remove (sig_int);
   g_source_remove (sig_term);
