@@ -27,8 +27,12 @@ from __future__ import annotations
 import argparse
 import collections
 import io
+import lzma
 import math
+import os
 import pickle
+import pickletools
+import reprlib
 import sys
 import tarfile
 import zipfile
@@ -41,6 +45,14 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import safetensors_io  # noqa: E402  (sibling module)
 
+# The storages read and the tensors rebuilt from them may take at most this
+# many times the file's size, plus MEMORY_SLACK bytes: torch.save stores
+# storages uncompressed, and tied weights view one storage twice, while a
+# hostile file could deflate a huge storage into a few kilobytes or view one
+# storage from thousands of tensors (or with stride 0 and a huge size).
+MEMORY_FACTOR = 4
+MEMORY_SLACK = 64 << 20
+
 # Pickle header of the legacy (non-zip, PyTorch < 1.6) format: protocol 2,
 # then the magic number 0x1950a86a20f9469cfc6c as a LONG1.
 LEGACY_MAGIC = b"\x80\x02\x8a\x0a\x6c\xfc\x9c\x46\xf9\x20\x6a\xa8\x50\x19"
@@ -48,6 +60,25 @@ LEGACY_MAGIC = b"\x80\x02\x8a\x0a\x6c\xfc\x9c\x46\xf9\x20\x6a\xa8\x50\x19"
 
 class ConvertError(Exception):
     """The input cannot be converted; the message names the file and reason."""
+
+
+_SHORT = reprlib.Repr()
+_SHORT.maxlevel, _SHORT.maxstring, _SHORT.maxother = 3, 60, 60
+
+
+def _reason(error: BaseException) -> str:
+    """An exception's message for ours (its type when it has none), at most
+    300 characters."""
+    return (str(error) or type(error).__name__)[:300]
+
+
+def _show(value: object) -> str:
+    """A short repr of a value from the pickle, for messages; never fails
+    (values may be nested thousands deep, or ints of thousands of digits)."""
+    try:
+        return _SHORT.repr(value)
+    except Exception:  # noqa: BLE001
+        return f"<a {type(value).__name__}>"
 
 
 @dataclass(frozen=True)
@@ -112,12 +143,15 @@ class DType(_NoState):
 
 
 class Storage(_NoState):
-    """A storage read from the archive: a flat numpy array of its elements."""
+    """A storage read from the archive: a flat numpy array of its elements.
 
-    __slots__ = ("key", "data", "element")
+    ``charge(nbytes, what)`` counts memory against the archive's budget."""
 
-    def __init__(self, key: str, data: np.ndarray, element: str):
+    __slots__ = ("key", "data", "element", "charge")
+
+    def __init__(self, key: str, data: np.ndarray, element: str, charge=None):
         self.key, self.data, self.element = key, data, element
+        self.charge = charge
 
 
 class Tensor(_NoState):
@@ -146,7 +180,8 @@ class StateDict(collections.OrderedDict):
 def _check_int(what: str, value: object, minimum: int = 0) -> int:
     """An int (not bool) >= minimum, or UnpicklingError."""
     if not isinstance(value, int) or isinstance(value, bool) or value < minimum:
-        raise pickle.UnpicklingError(f"{what} must be an integer >= {minimum}, got {value!r}")
+        raise pickle.UnpicklingError(
+            f"{what} must be an integer >= {minimum}, got {_show(value)}")
     return value
 
 
@@ -158,22 +193,26 @@ def _check_int_tuple(what: str, value: object) -> tuple[int, ...]:
 
 
 def strided_copy(flat: np.ndarray, offset: int, size: tuple[int, ...],
-                 stride: tuple[int, ...]) -> np.ndarray:
+                 stride: tuple[int, ...], charge=None) -> np.ndarray:
     """Elements of ``flat`` at offset + sum(i_k * stride_k), as a new C array.
 
-    Bounds are checked before numpy looks at memory.
+    Bounds are checked before numpy looks at memory, and the copy's size is
+    passed to ``charge(nbytes, what)`` (which raises when over budget) before
+    it is made.
     """
     if len(size) != len(stride):
         raise pickle.UnpicklingError(
-            f"tensor size {size} and stride {stride} have different lengths")
+            f"tensor size {_show(size)} and stride {_show(stride)} have different lengths")
     numel = math.prod(size)
     if numel == 0:
         return np.zeros(size, dtype=flat.dtype)
+    if charge is not None:
+        charge(numel * flat.dtype.itemsize, f"a tensor of size {_show(size)}")
     last = offset + sum((n - 1) * s for n, s in zip(size, stride))
     if last >= flat.size:
         raise pickle.UnpicklingError(
-            f"tensor (offset {offset}, size {size}, stride {stride}) reaches element {last}"
-            f" but its storage holds {flat.size}")
+            f"tensor (offset {_show(offset)}, size {_show(size)}, stride {_show(stride)})"
+            f" reaches element {_show(last)} but its storage holds {flat.size}")
     item = flat.dtype.itemsize
     view = np.lib.stride_tricks.as_strided(
         flat[offset:], shape=size, strides=tuple(s * item for s in stride), writeable=False)
@@ -194,7 +233,7 @@ def _rebuild(storage: object, offset: object, size: object, stride: object,
         flat, kind = flat_bytes[:usable].view(target), element
     data = strided_copy(flat, _check_int("storage offset", offset),
                         _check_int_tuple("tensor size", size),
-                        _check_int_tuple("tensor stride", stride))
+                        _check_int_tuple("tensor stride", stride), storage.charge)
     return Tensor(data, kind)
 
 
@@ -208,7 +247,7 @@ def rebuild_tensor_v3(storage, storage_offset, size, stride, requires_grad, back
                       dtype, metadata=None) -> Tensor:
     """Stand-in for torch._utils._rebuild_tensor_v3 (dtype given separately)."""
     if not isinstance(dtype, DType):
-        raise pickle.UnpicklingError(f"tensor dtype must be a torch dtype, got {dtype!r}")
+        raise pickle.UnpicklingError(f"tensor dtype must be a torch dtype, got {_show(dtype)}")
     return _rebuild(storage, storage_offset, size, stride, dtype.element)
 
 
@@ -263,12 +302,12 @@ class RestrictedUnpickler(pickle.Unpickler):
     def persistent_load(self, pid):
         """Resolve ('storage', type, key, location, numel) from the archive."""
         if not isinstance(pid, tuple) or len(pid) != 5 or pid[0] != "storage":
-            raise pickle.UnpicklingError(f"unsupported persistent id {pid!r}")
+            raise pickle.UnpicklingError(f"unsupported persistent id {_show(pid)}")
         _, storage_type, key, location, numel = pid
         if not isinstance(storage_type, StorageType):
-            raise pickle.UnpicklingError(f"persistent id names no storage type: {pid!r}")
+            raise pickle.UnpicklingError(f"persistent id names no storage type: {_show(pid)}")
         if not isinstance(key, str) or not isinstance(location, str):
-            raise pickle.UnpicklingError(f"malformed storage key or location in {pid!r}")
+            raise pickle.UnpicklingError(f"malformed storage key or location in {_show(pid)}")
         return self.archive.storage(key, storage_type.element,
                                     _check_int("storage size", numel))
 
@@ -281,11 +320,23 @@ class TorchArchive:
         check_not_legacy(path)
         try:
             self.zip = zipfile.ZipFile(path)
-        except (zipfile.BadZipFile, OSError) as e:
-            raise ConvertError(f"{path}: not a readable zip archive: {e}") from e
+        except (zipfile.BadZipFile, OSError, EOFError, NotImplementedError, ValueError) as e:
+            raise ConvertError(f"{path}: not a readable zip archive: {_reason(e)}") from e
+        self.file_size = os.path.getsize(path)
+        self.memory_limit = MEMORY_FACTOR * self.file_size + MEMORY_SLACK
+        self.memory_used = 0
         self.prefix = self._find_prefix()
         self.big_endian = self._byteorder() == "big"
         self.cache: dict[str, Storage] = {}
+
+    def charge(self, nbytes: int, what: str) -> None:
+        """Count ``nbytes`` about to be allocated; refuse past the budget."""
+        self.memory_used += nbytes
+        if self.memory_used > self.memory_limit:
+            raise ConvertError(
+                f"{self.path}: {what} would bring the memory this file needs past"
+                f" {self.memory_limit} bytes ({MEMORY_FACTOR}x its size + {MEMORY_SLACK >> 20}"
+                " MiB): refusing a zip bomb or a tensor larger than the data stored")
 
     def _find_prefix(self) -> str:
         """The archive's top folder: the one holding data.pkl (exactly one)."""
@@ -298,13 +349,24 @@ class TorchArchive:
         return candidates[0]
 
     def _read(self, member: str) -> bytes:
-        """Bytes of one archive member, with a clear error if it is missing."""
+        """Bytes of one archive member (its declared size counted against the
+        memory budget first), with a clear error if it is missing or broken."""
         try:
-            return self.zip.read(member)
+            info = self.zip.getinfo(member)
         except KeyError:
-            raise ConvertError(f"{self.path}: the archive has no member {member!r}") from None
-        except (zipfile.BadZipFile, OSError, EOFError, zlib.error) as e:
-            raise ConvertError(f"{self.path}: cannot read member {member!r}: {e}") from e
+            raise ConvertError(
+                f"{self.path}: the archive has no member {_show(member)}") from None
+        if info.compress_size > self.file_size:
+            raise ConvertError(f"{self.path}: member {_show(member)} claims {info.compress_size}"
+                               f" bytes, more than the whole file ({self.file_size})")
+        self.charge(info.file_size, f"member {_show(member)} ({info.file_size} bytes unpacked)")
+        try:
+            return self.zip.read(info)
+        except (zipfile.BadZipFile, OSError, EOFError, zlib.error, lzma.LZMAError,
+                NotImplementedError, RuntimeError, ValueError, MemoryError) as e:
+            # unsupported compression or zip version, encrypted, corrupt
+            raise ConvertError(
+                f"{self.path}: cannot read member {_show(member)}: {_reason(e)}") from e
 
     def _byteorder(self) -> str:
         """'little' (default) or 'big', from the optional byteorder record."""
@@ -321,19 +383,20 @@ class TorchArchive:
         if key in self.cache:
             cached = self.cache[key]
             if cached.element != element or cached.data.size < numel:
-                raise pickle.UnpicklingError(f"storage {key!r} is used with conflicting types")
+                raise pickle.UnpicklingError(
+                    f"storage {_show(key)} is used with conflicting types")
             return cached
         dtype = ELEMENT_TYPES[element].numpy
         raw = self._read(f"{self.prefix}data/{key}")
         needed = numel * dtype.itemsize
         if len(raw) < needed:
             raise ConvertError(
-                f"{self.path}: storage {key!r} holds {len(raw)} bytes but {numel}"
-                f" x {element} need {needed} (truncated file?)")
+                f"{self.path}: storage {_show(key)} holds {len(raw)} bytes but {_show(numel)}"
+                f" x {element} need {_show(needed)} (truncated file?)")
         data = np.frombuffer(raw, dtype=dtype, count=numel)
         if self.big_endian and dtype.itemsize > 1:
             data = data.byteswap()
-        storage = Storage(key, data, element)
+        storage = Storage(key, data, element, self.charge)
         self.cache[key] = storage
         return storage
 
@@ -341,11 +404,37 @@ class TorchArchive:
         """Unpickle data.pkl with the restricted unpickler."""
         data = self._read(self.prefix + "data.pkl")
         try:
+            check_pickle(data)
             return RestrictedUnpickler(data, self).load()
         except ConvertError:
             raise
+        except MemoryError as e:
+            # CPython allocates a BYTEARRAY8's declared length before reading it
+            raise ConvertError(f"{self.path}: {self.prefix}data.pkl: a length in the pickle asks"
+                               " for more memory than there is (corrupt or hostile)") from e
         except Exception as e:  # any failure inside the pickle is the file's fault
-            raise ConvertError(f"{self.path}: {self.prefix}data.pkl: {e}") from e
+            raise ConvertError(
+                f"{self.path}: {self.prefix}data.pkl: {_reason(e)}") from e
+
+
+def check_pickle(data: bytes) -> None:
+    """Walk the opcodes before anything is unpickled (pickletools parses,
+    never calls): refuse what makes CPython's unpickler allocate from a
+    number in the file -- a memo index past the opcodes read so far (memo
+    slot 2**28 takes 4 GB), a FRAME longer than the data, a length field
+    (e.g. BYTEARRAY8's, allocated before reading) past the end."""
+    n_ops = 0
+    try:
+        for op, arg, pos in pickletools.genops(data):
+            n_ops += 1
+            if op.name in ("PUT", "BINPUT", "LONG_BINPUT") and arg > n_ops:
+                raise pickle.UnpicklingError(
+                    f"memo index {arg} at byte {pos} is past the {n_ops} opcodes read so far")
+            if op.name == "FRAME" and arg > len(data):
+                raise pickle.UnpicklingError(
+                    f"frame of {arg} bytes at byte {pos} is longer than the pickle")
+    except ValueError as e:   # truncated, unknown opcode, malformed argument
+        raise pickle.UnpicklingError(_reason(e)) from None
 
 
 def check_not_legacy(path: str) -> None:
@@ -379,10 +468,16 @@ def read_state_dict(path: str) -> dict[str, Tensor]:
     tensors: dict[str, Tensor] = {}
     for key, value in obj.items():
         if not isinstance(key, str):
-            raise ConvertError(f"{path}: state dict key {key!r} is not a string")
+            raise ConvertError(f"{path}: state dict key {_show(key)} is not a string")
+        try:
+            key.encode("utf-8")
+        except UnicodeEncodeError:
+            raise ConvertError(
+                f"{path}: state dict key {_show(key)} is not valid Unicode (a lone surrogate)"
+            ) from None
         if not isinstance(value, Tensor):
             raise ConvertError(
-                f"{path}: state dict entry {key!r} is a {type(value).__name__}, not a tensor"
+                f"{path}: state dict entry {_show(key)} is a {type(value).__name__}, not a tensor"
                 " (only flat state dicts are supported)")
         tensors[key] = value
     if not tensors:
@@ -411,7 +506,9 @@ def main(argv: list[str] | None = None) -> int:
     try:
         tensors = convert(args.input, args.output)
     except (ConvertError, safetensors_io.SafetensorsError) as e:
-        print(f"error: {e}", file=sys.stderr)
+        # one line, whatever the pickle's strings hold
+        text = "".join(c if c.isprintable() else repr(c)[1:-1] for c in str(e))
+        print(f"error: {text}", file=sys.stderr)
         return 1
     if not args.quiet:
         total = sum(t.data.nbytes for t in tensors.values())
