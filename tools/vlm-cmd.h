@@ -21,6 +21,7 @@ typedef struct {
 
 int vlm_cmd_devices   (int argc, char **argv);
 int vlm_cmd_bench_ops (int argc, char **argv);
+int vlm_cmd_bench (int argc, char **argv);
 int vlm_cmd_embed_image (int argc, char **argv);
 int vlm_cmd_embed_text (int argc, char **argv);
 int vlm_cmd_match (int argc, char **argv);

@@ -12,6 +12,7 @@
 static const VlmCommand commands[] = {
   { "devices", "list compute devices and their features", vlm_cmd_devices },
   { "bench-ops", "time the engine's ops on a device", vlm_cmd_bench_ops },
+  { "bench", "model speed: images/s, texts/s, tokens/s, peak RSS", vlm_cmd_bench },
   { "embed-image", "CLIP embeddings of image files (JSON)", vlm_cmd_embed_image },
   { "embed-text", "CLIP embeddings of texts (JSON)", vlm_cmd_embed_text },
   { "match", "zero-shot match of an image against texts (JSON)", vlm_cmd_match },
