@@ -812,9 +812,9 @@ vlm_cmd_index (int argc, char **argv)
     fprintf (stderr, "vlm index: give at least one video file or URI\n");
     goto done;
   }
-  if (!(o.every > 0 && o.every <= 86400)) {
-    fprintf (stderr, "vlm index: --every must be a number of seconds in (0, 86400], not %g\n",
-             o.every);
+  if (!(o.every >= 0.001 && o.every <= 86400)) {
+    fprintf (stderr, "vlm index: --every must be a number of seconds in [0.001, 86400], not "
+             "%g\n", o.every);
     goto done;
   }
   if (!device_spec_ok (o.device)) {
