@@ -429,6 +429,14 @@ def test_watch(tmp, db, video):
             check(d["event"] == "disappear" and d["reason"] == "below-threshold" and
                   abs(d["time"] - want_start - BLOCK_S) < 1e-6,
                   f"disappears at the end of the block ({d})")
+    # played like a live camera (clocksync + leaky queue): the same events
+    rc, out2, err = vlm("watch", video, text, "--model", MODEL, "--threshold", f"{thr:.6f}",
+                        "--hysteresis", "0", "--json", "--realtime")
+    strip = [{k: v for k, v in json.loads(line).items() if k != "wallclock"}
+             for line in out2.splitlines() if line.strip()]
+    check(rc == 0 and strip == [{k: v for k, v in e.items() if k != "wallclock"}
+                                for e in events],
+          f"watch --realtime gives the same events ({strip}, {err!r})")
     rc, out, _ = vlm("watch", video, text, "--model", MODEL, "--threshold", "-1")
     lines = out.splitlines()
     check(rc == 0 and len(lines) == 2 and "appear" in lines[0] and "disappear" in lines[1],

@@ -1119,18 +1119,19 @@ run_watch (WatchOptions *o, const gchar *uri, const gchar *text)
   FrameSelector fs;
   frame_selector_init (&fs, (GstClockTime) llround (o->every * GST_SECOND));
   w.pipeline = gst_pipeline_new ("vlm-watch");
-  GstElement *convert, *queue, *embed, *match, *sink;
-  if (!(convert = make ("videoconvert", "convert", &error)) ||
-      !(queue = make ("queue", "queue", &error)) ||
-      !(embed = make ("vlmembed", "embed", &error)) ||
-      !(match = make ("vlmmatch", "match", &error)) ||
-      !(sink = make ("fakesink", "sink", &error))) {
+  /* --realtime: clocksync paces a file like a camera, before the leaky queue */
+  GstElement *convert, *pace = NULL, *queue, *embed, *match, *sink;
+  if (!(convert = add (w.pipeline, "videoconvert", "convert", &error)) ||
+      (o->realtime && !(pace = add (w.pipeline, "clocksync", "pace", &error))) ||
+      !(queue = add (w.pipeline, "queue", "queue", &error)) ||
+      !(embed = add (w.pipeline, "vlmembed", "embed", &error)) ||
+      !(match = add (w.pipeline, "vlmmatch", "match", &error)) ||
+      !(sink = add (w.pipeline, "fakesink", "sink", &error))) {
     fprintf (stderr, "vlm watch: %s\n", error->message);
     gst_object_unref (w.pipeline);
     g_mutex_clear (&fs.lock);
     return 1;
   }
-  gst_bin_add_many (GST_BIN (w.pipeline), convert, queue, embed, match, sink, NULL);
   w.queue = queue;
   g_object_set (queue, "max-size-buffers", 2, "max-size-bytes", 0, "max-size-time",
                 (guint64) 0, NULL);
@@ -1142,8 +1143,10 @@ run_watch (WatchOptions *o, const gchar *uri, const gchar *text)
     g_object_set (embed, "device", o->device, NULL);
     g_object_set (match, "device", o->device, NULL);
   }
-  g_object_set (sink, "sync", o->realtime, "async", FALSE, NULL);
-  if (!gst_element_link_many (convert, queue, embed, match, sink, NULL)) {
+  g_object_set (sink, "sync", FALSE, "async", FALSE, NULL);
+  gboolean linked = pace ? gst_element_link_many (convert, pace, queue, embed, match, sink, NULL)
+                         : gst_element_link_many (convert, queue, embed, match, sink, NULL);
+  if (!linked) {
     fprintf (stderr, "vlm watch: cannot link the pipeline\n");
     gst_object_unref (w.pipeline);
     g_mutex_clear (&fs.lock);
