@@ -289,15 +289,23 @@ migrate (VlmStore *s, gint from, gint to, GError **error)
   return TRUE;
 }
 
+/* @immutable: open read-only as a file nobody changes (a read-only
+ * location where SQLite cannot create the WAL index) */
 static VlmStore *
-store_new (const gchar *path, gboolean create, GError **error)
+store_new (const gchar *path, gboolean create, gboolean immutable, GError **error)
 {
   VlmStore *s = g_new0 (VlmStore, 1);
   s->path = g_strdup (path);
   s->batch_rows = DEFAULT_BATCH_ROWS;
   s->batch_us = DEFAULT_BATCH_US;
   int flags = SQLITE_OPEN_READWRITE | (create ? SQLITE_OPEN_CREATE : 0);
-  int rc = sqlite3_open_v2 (path, &s->db, flags, NULL);
+  g_autofree gchar *name = NULL;
+  if (immutable) {
+    g_autofree gchar *escaped = g_uri_escape_string (path, "/", TRUE);
+    name = g_strconcat ("file:", escaped, "?immutable=1", NULL);
+    flags = SQLITE_OPEN_READONLY | SQLITE_OPEN_URI;
+  }
+  int rc = sqlite3_open_v2 (name ? name : path, &s->db, flags, NULL);
   if (rc != SQLITE_OK) {
     if (s->db)
       set_db_error (s, rc, error, "cannot open");
@@ -325,7 +333,11 @@ init_new (VlmStore *s, GError **error)
 static gboolean
 configure (VlmStore *s, GError **error)
 {
-  if (!exec (s, "PRAGMA journal_mode = WAL", "cannot switch to WAL journalling", error) ||
+  /* a file SQLite could only open read-only (read-only medium) can still be
+   * searched, as long as it is in WAL mode already or has no journal */
+  gboolean read_only = sqlite3_db_readonly (s->db, "main") == 1;
+  if ((!read_only &&
+       !exec (s, "PRAGMA journal_mode = WAL", "cannot switch to WAL journalling", error)) ||
       !exec (s, "PRAGMA synchronous = NORMAL", "cannot set synchronous mode", error) ||
       !exec (s, "PRAGMA foreign_keys = ON", "cannot enable foreign keys", error))
     return FALSE;
@@ -378,10 +390,27 @@ open_at (const gchar *path, VlmStoreOpenFlags flags, gint target, GError **error
                  : "%s: no such index (run `vlm index` first)", path);
     return NULL;
   }
-  VlmStore *s = store_new (path, create, error);
+  VlmStore *s = store_new (path, create, FALSE, error);
   if (!s)
     return NULL;
   gint64 app_id = 0, version = 0, tables = 0;
+  int rc = sqlite3_exec (s->db, "PRAGMA application_id", NULL, NULL, NULL);
+  gboolean cannot_write = (rc & 0xff) == SQLITE_READONLY || (rc & 0xff) == SQLITE_CANTOPEN;
+  if (create && cannot_write) {
+    g_set_error (error, VLM_STORE_ERROR, VLM_STORE_ERROR_IO,
+                 "%s: cannot write to the index (a read-only file or folder): %s", path,
+                 sqlite3_errmsg (s->db));
+    goto fail;
+  }
+  if (cannot_write) {
+    /* a WAL index in a place we cannot write to (SQLite cannot create its
+     * -shm file): read the file as it is; frames a writer still holds in
+     * its -wal file are not seen */
+    vlm_store_close (s);
+    s = store_new (path, FALSE, TRUE, error);
+    if (!s)
+      return NULL;
+  }
   if (!query_int (s, "PRAGMA application_id", &app_id, "cannot read the header", error) ||
       !query_int (s, "PRAGMA user_version", &version, "cannot read the schema version", error) ||
       !query_int (s, "SELECT COUNT(*) FROM sqlite_master", &tables, "cannot read the schema",
