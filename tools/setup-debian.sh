@@ -15,6 +15,8 @@ packages=(
   gstreamer1.0-plugins-base gstreamer1.0-plugins-good
   # reference implementations and the Python (GObject introspection) tests
   python3 python3-numpy python3-gi gir1.2-gstreamer-1.0 python3-gst-1.0
+  # an RTSP server for the live-stream test of `vlm watch`
+  gir1.2-gst-rtsp-server-1.0
 )
 
 missing=()
