@@ -169,8 +169,11 @@ tile (const gint mr, gint64 kc, const gfloat *a, const gfloat *b, gfloat *sums,
   }
   const gchar *pf = ep->prefetch;
   for (gint64 k = 0; k < kc; k++) {
-    if (pf)
-      _mm_prefetch (pf + k * ep->prefetch_step, _MM_HINT_T0);
+    if (pf) {
+      _mm_prefetch (pf + k * ep->prefetch_step, _MM_HINT_T1);
+      if (ep->prefetch_step > 64)
+        _mm_prefetch (pf + k * ep->prefetch_step + 64, _MM_HINT_T1);
+    }
     __m256 b0 = _mm256_load_ps (b + k * NR);
     __m256 b1 = _mm256_load_ps (b + k * NR + 8);
     for (gint m = 0; m < mr; m++) {

@@ -149,12 +149,12 @@ tile (const gint mr, gint64 kc, const gfloat *a, const gfloat *b, gfloat *sums,
       acc[m][0] = acc[m][1] = _mm512_setzero_ps ();
   }
   const gchar *pf = ep->prefetch;
-  gsize step = ep->prefetch_step;     /* 64 (f16) or 128 (f32) bytes */
+  gsize step = ep->prefetch_step;     /* at most two cache lines */
   for (gint64 k = 0; k < kc; k++) {
     if (pf) {
-      _mm_prefetch (pf + k * step, _MM_HINT_T0);
+      _mm_prefetch (pf + k * step, _MM_HINT_T1);
       if (step > 64)
-        _mm_prefetch (pf + k * step + 64, _MM_HINT_T0);
+        _mm_prefetch (pf + k * step + 64, _MM_HINT_T1);
     }
     __m512 b0 = _mm512_load_ps (b + k * NR);
     __m512 b1 = _mm512_load_ps (b + k * NR + 16);

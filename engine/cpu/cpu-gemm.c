@@ -34,6 +34,15 @@
  * into L1 once per block; measured ~5% faster than whole-K panels). */
 #define K_BLOCK 192
 
+/* How many K blocks ahead of its work a task prefetches its weights. */
+#define PREFETCH_BLOCKS 2
+
+/* A task takes up to this many consecutive panels (so its prefetches, which
+ * run past the end of a panel, fetch what it will use next), as long as
+ * there are at least TASKS_PER_THREAD tasks per thread to balance. */
+#define MAX_GROUP 4
+#define TASKS_PER_THREAD 4
+
 typedef struct {
   gsize offset;
   gint64 n, k;
@@ -163,8 +172,11 @@ get_packed (VlmDevice *device, const VlmTensor *w, gboolean *owned, GError **err
   if (p)
     return p;
   p = pack_weight (device, w, error);
-  if (p)
+  if (p) {
     g_hash_table_insert (cs->packed, g_memdup2 (&key, sizeof key), p);
+    /* Matmul reads only the packed copy from now on. */
+    vlm_cpu_storage_release_pages (w->storage, w->offset, w->nbytes);
+  }
   return p;
 }
 
@@ -182,6 +194,8 @@ typedef struct {
   gint64 n_panels;
   gsize w_elements;        /* of the packed weight */
   gint n_chunks;           /* groups of consecutive tiles */
+  gint64 group;            /* consecutive panels per task */
+  gint64 n_groups;
   gpointer *scratch;       /* per thread: a K block of the panel widened to f32,
                             * then the chunk's partial sums */
 } GemmJob;
@@ -221,49 +235,57 @@ gemm_task (gpointer data, gint task, guint thread)
   const VlmCpuIsa *isa = job->isa;
   gint nr = isa->nr;
   gint64 K = job->K, N = job->N;
-  gint64 panel = task % job->n_panels;
-  gint64 chunk = task / job->n_panels;
+  gint64 group = task % job->n_groups;
+  gint64 chunk = task / job->n_groups;
+  gint64 p0 = group * job->group, p1 = MIN (p0 + job->group, job->n_panels);
   gint64 t0 = job->n_tiles * chunk / job->n_chunks;
   gint64 t1 = job->n_tiles * (chunk + 1) / job->n_chunks;
-  gint64 n0 = panel * nr;
-  gint n_valid = (gint) MIN (nr, N - n0);
   gfloat *wide = job->scratch ? job->scratch[thread] : NULL;  /* [KC][nr] */
   gfloat *sums = wide ? wide + K_BLOCK * nr : NULL;           /* [chunk rows][nr] */
   gint64 c0 = tile_row (job, t0);
+  gsize esize = vlm_dtype_size (job->w->dtype);
+  /* The group's panels are consecutive in memory: one stream to prefetch. */
+  gsize stream_end = (gsize) p1 * K * nr;
 
-  for (gint64 k0 = 0; k0 < K; k0 += K_BLOCK) {
-    gint64 kc = MIN (K_BLOCK, K - k0);
-    VlmCpuGemmFlags flags = (k0 > 0 ? VLM_CPU_GEMM_ACCUMULATE : 0) |
-        (k0 + kc == K ? VLM_CPU_GEMM_FINAL : 0);
-    gsize at = ((gsize) panel * K + k0) * nr;
-    const gfloat *b;
-    if (job->w->dtype == VLM_DTYPE_F16) {
-      isa->half_to_float (wide, (const guint16 *) job->w->data + at, (gsize) kc * nr);
-      b = wide;
-    } else {
-      b = (const gfloat *) job->w->data + at;
-    }
-    /* The first tile prefetches the weights of the next block (for the
-     * last block, of the next panel, which this thread may well take):
-     * ~10% faster when the weights come from memory (batch 1). */
-    gsize esize = vlm_dtype_size (job->w->dtype);
-    gsize next = at + (gsize) kc * nr;
-    gboolean prefetch = next + (gsize) kc * nr <= job->w_elements;
-    for (gint64 t = t0; t < t1; t++) {
-      gint64 r0 = tile_row (job, t), r1 = tile_row (job, t + 1);
-      VlmCpuTileArgs ep = {
-        .bias = job->bias ? job->bias + n0 : NULL,
-        .residual = job->residual ? job->residual + r0 * N + n0 : NULL,
-        .ld_residual = (gsize) N,
-        .act = job->act,
-      };
-      if (prefetch && t == t0) {
-        ep.prefetch = (const gchar *) job->w->data + next * esize;
-        ep.prefetch_step = nr * esize;
+  for (gint64 panel = p0; panel < p1; panel++) {
+    gint64 n0 = panel * nr;
+    gint n_valid = (gint) MIN (nr, N - n0);
+    for (gint64 k0 = 0; k0 < K; k0 += K_BLOCK) {
+      gint64 kc = MIN (K_BLOCK, K - k0);
+      VlmCpuGemmFlags flags = (k0 > 0 ? VLM_CPU_GEMM_ACCUMULATE : 0) |
+          (k0 + kc == K ? VLM_CPU_GEMM_FINAL : 0);
+      gsize at = ((gsize) panel * K + k0) * nr;
+      const gfloat *b;
+      if (job->w->dtype == VLM_DTYPE_F16) {
+        isa->half_to_float (wide, (const guint16 *) job->w->data + at, (gsize) kc * nr);
+        b = wide;
+      } else {
+        b = (const gfloat *) job->w->data + at;
       }
-      isa->gemm ((gint) (r1 - r0), kc, job->xp + r0 * K + k0 * (r1 - r0), b,
-                 sums ? sums + (r0 - c0) * nr : NULL, flags, job->y + r0 * N + n0, (gsize) N,
-                 n_valid, &ep);
+      /* Every tile of the chunk prefetches its share of the block
+       * PREFETCH_BLOCKS ahead into L2: spread over the whole block's work
+       * the requests stay within what the core keeps in flight (measured
+       * +25% with weights from memory, against the first tile fetching the
+       * whole next block). */
+      gsize ahead = at + (gsize) PREFETCH_BLOCKS * K_BLOCK * nr;
+      gsize slice = (((gsize) kc * nr * esize) / (gsize) (t1 - t0) + 63) & ~(gsize) 63;
+      gboolean prefetch = ahead + (gsize) kc * nr <= stream_end;
+      for (gint64 t = t0; t < t1; t++) {
+        gint64 r0 = tile_row (job, t), r1 = tile_row (job, t + 1);
+        VlmCpuTileArgs ep = {
+          .bias = job->bias ? job->bias + n0 : NULL,
+          .residual = job->residual ? job->residual + r0 * N + n0 : NULL,
+          .ld_residual = (gsize) N,
+          .act = job->act,
+        };
+        if (prefetch) {
+          ep.prefetch = (const gchar *) job->w->data + ahead * esize + (t - t0) * slice;
+          ep.prefetch_step = MAX (slice / (gsize) kc, 1);
+        }
+        isa->gemm ((gint) (r1 - r0), kc, job->xp + r0 * K + k0 * (r1 - r0), b,
+                   sums ? sums + (r0 - c0) * nr : NULL, flags, job->y + r0 * N + n0, (gsize) N,
+                   n_valid, &ep);
+      }
     }
   }
 }
@@ -320,6 +342,11 @@ vlm_cpu_matmul (VlmDevice *device, VlmTensor *y, const VlmTensor *x, const VlmTe
   if (n_chunks * job.n_panels > G_MAXINT)
     n_chunks = MAX (G_MAXINT / job.n_panels, 1);
   job.n_chunks = (gint) n_chunks;
+  job.group = MAX_GROUP;
+  while (job.group > 1 &&
+         n_chunks * ((job.n_panels + job.group - 1) / job.group) < TASKS_PER_THREAD * n_threads)
+    job.group--;
+  job.n_groups = (job.n_panels + job.group - 1) / job.group;
 
   gboolean ok = TRUE;
   job.xp = vlm_cpu_shared_scratch (device, (gsize) M * K * sizeof (gfloat), error);
@@ -336,7 +363,7 @@ vlm_cpu_matmul (VlmDevice *device, VlmTensor *y, const VlmTensor *x, const VlmTe
   if (ok) {
     vlm_cpu_pool_range (cpu->pool, job.n_tiles, MAX (1, 16384 / (K * isa->mr)), pack_x_tiles,
                         &job);
-    vlm_cpu_pool_run (cpu->pool, (gint) (n_chunks * job.n_panels), gemm_task, &job);
+    vlm_cpu_pool_run (cpu->pool, (gint) (n_chunks * job.n_groups), gemm_task, &job);
   }
   if (owned)
     packed_free (packed);

@@ -7,7 +7,10 @@
  * the device's thread pool.
  */
 #include <stdlib.h>
+#include <stdio.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #ifdef VLM_CPU_HAVE_X86
 #include <cpuid.h>
@@ -163,10 +166,70 @@ cpu_destroy (VlmDevice *device)
   g_free (cpu);
 }
 
+/* Whether [begin, end) lies in one read-only mapping of a file, from
+ * /proc/self/maps (a line "start-end perms offset dev inode path"). */
+static gboolean
+in_read_only_file_mapping (guintptr begin, guintptr end)
+{
+  g_autofree gchar *maps = NULL;
+  if (!g_file_get_contents ("/proc/self/maps", &maps, NULL, NULL))
+    return FALSE;
+  for (gchar *line = maps; line && *line;) {
+    gchar *next = strchr (line, '\n');
+    gchar *p = line;
+    guint64 start = g_ascii_strtoull (p, &p, 16);
+    guint64 stop = *p == '-' ? g_ascii_strtoull (p + 1, &p, 16) : 0;
+    if (start <= begin && end <= stop && *p == ' ') {
+      gchar perms[5] = { 0 };
+      guint64 inode = 0;
+      if (sscanf (p + 1, "%4s %*s %*s %" G_GUINT64_FORMAT, perms, &inode) != 2)
+        return FALSE;
+      return inode != 0 && perms[0] == 'r' && perms[1] == '-';
+    }
+    line = next ? next + 1 : NULL;
+  }
+  return FALSE;
+}
+
+/**
+ * vlm_cpu_storage_release_pages:
+ * @storage: a CPU storage
+ * @offset: first byte
+ * @nbytes: byte count
+ *
+ * Gives back to the kernel the whole pages of [@offset, @offset + @nbytes)
+ * when @storage wraps a read-only file mapping (anything else is left
+ * alone, as dropping its pages would lose data). Reading them later is
+ * still correct: they are faulted in from the file again. Set
+ * VLM_CPU_KEEP_WEIGHTS=1 to keep them.
+ */
+void
+vlm_cpu_storage_release_pages (VlmStorage *storage, gsize offset, gsize nbytes)
+{
+  VlmCpuStorage *cs = storage->backend;
+  static gsize keep = 0;
+  if (g_once_init_enter (&keep))
+    g_once_init_leave (&keep, g_getenv ("VLM_CPU_KEEP_WEIGHTS") &&
+                       g_strcmp0 (g_getenv ("VLM_CPU_KEEP_WEIGHTS"), "0") != 0 ? 1 : 2);
+  if (keep == 1 || cs->alloc || cs->written || nbytes == 0)
+    return;
+  guintptr page = (guintptr) sysconf (_SC_PAGESIZE);
+  guintptr begin = (guintptr) storage->host + offset, end = begin + nbytes;
+  guintptr first = (begin + page - 1) & ~(page - 1), last = end & ~(page - 1);
+  if (last <= first)
+    return;
+  if (cs->file_backed < 0)
+    cs->file_backed = in_read_only_file_mapping ((guintptr) storage->host,
+                                                 (guintptr) storage->host + storage->nbytes);
+  if (cs->file_backed)
+    madvise ((gpointer) first, last - first, MADV_DONTNEED);
+}
+
 static VlmStorage *
 storage_wrap (gpointer host, gpointer alloc, GDestroyNotify notify, gpointer notify_data)
 {
   VlmCpuStorage *cs = g_new0 (VlmCpuStorage, 1);
+  cs->file_backed = -1;
   cs->alloc = alloc;
   cs->notify = notify;
   cs->notify_data = notify_data;

@@ -55,9 +55,9 @@ typedef struct {
   const gfloat *residual;  /* at the tile's first element, or NULL */
   gsize ld_residual;       /* row stride of residual, in floats */
   VlmActivation act;
-  /* Weights the next block will read, or NULL: the kernel touches
-   * prefetch_step bytes from it per k (the next block of a panel streams
-   * from memory while this one is computed). */
+  /* Weights a later block will read, or NULL: the kernel prefetches into
+   * L2 from prefetch + k·prefetch_step for each k (weights stream from
+   * memory while this block is computed). */
   const gchar *prefetch;
   gsize prefetch_step;
 } VlmCpuTileArgs;
@@ -145,6 +145,7 @@ typedef struct {
   gpointer notify_data;
   gboolean written;        /* an op has written it: not a weight, never cached */
   GHashTable *packed;      /* VlmCpuPackKey → packed weight */
+  gint file_backed;        /* -1 unknown, 0 no, 1 a read-only file mapping */
 } VlmCpuStorage;
 
 /* Called by every op on each tensor it writes, before writing: drops
@@ -153,6 +154,12 @@ void vlm_cpu_storage_written (VlmStorage *storage);
 
 /* Drops the packed copies of a storage (on upload and free). */
 void vlm_cpu_storage_drop_packed (VlmStorage *storage);
+
+/* Once a weight is packed its original bytes are not read again by
+ * matmul: when they are pages of a read-only file mapping (weights used in
+ * place from a safetensors file), this gives those pages back to the
+ * kernel; they are read from the file again if anything touches them. */
+void vlm_cpu_storage_release_pages (VlmStorage *storage, gsize offset, gsize nbytes);
 
 /* ---- ops, each with the device's op lock held ---- */
 
