@@ -63,6 +63,48 @@ vlm_clip_encoder_clear (VlmClipEncoder *enc)
   g_clear_pointer (&enc->blocks, g_free);
 }
 
+/* Activations of one pass over [B, T, D]. */
+typedef struct {
+  VlmTensor *h, *q, *k, *v, *a, *mlp;
+} BlockScratch;
+
+static gboolean
+block_scratch_init (BlockScratch *bs, const VlmTransformerConfig *c, VlmScratch *s, gint64 B,
+                    gint64 T)
+{
+  gint64 D = c->hidden;
+  bs->h = vlm_scratch_new (s, VLM_DTYPE_F32, 3, SHAPE (B, T, D));
+  bs->q = vlm_scratch_new (s, VLM_DTYPE_F32, 3, SHAPE (B, T, D));
+  bs->k = vlm_scratch_new (s, VLM_DTYPE_F32, 3, SHAPE (B, T, D));
+  bs->v = vlm_scratch_new (s, VLM_DTYPE_F32, 3, SHAPE (B, T, D));
+  bs->a = vlm_scratch_new (s, VLM_DTYPE_F32, 3, SHAPE (B, T, D));
+  bs->mlp = vlm_scratch_new (s, VLM_DTYPE_F32, 3, SHAPE (B, T, c->intermediate));
+  return bs->h && bs->q && bs->k && bs->v && bs->a && bs->mlp;
+}
+
+/* x += fc2(act(fc1(ln2(x)))) with @h and @mlp shaped like x. */
+static gboolean
+run_mlp (const VlmTransformerConfig *c, const VlmClipBlock *b, VlmTensor *x, VlmTensor *h,
+         VlmTensor *mlp, GError **e)
+{
+  return vlm_op_layernorm (h, x, b->ln2_w, b->ln2_b, c->eps, e) &&
+      vlm_op_matmul (mlp, h, b->fc1_w, b->fc1_b, NULL, c->act, e) &&
+      vlm_op_matmul (x, mlp, b->fc2_w, b->fc2_b, x, VLM_ACT_NONE, e);
+}
+
+static gboolean
+run_block (const VlmTransformerConfig *c, const VlmClipBlock *b, const BlockScratch *bs,
+           VlmTensor *x, const VlmAttentionParams *ap, GError **e)
+{
+  return vlm_op_layernorm (bs->h, x, b->ln1_w, b->ln1_b, c->eps, e) &&
+      vlm_op_matmul (bs->q, bs->h, b->q_w, b->q_b, NULL, VLM_ACT_NONE, e) &&
+      vlm_op_matmul (bs->k, bs->h, b->k_w, b->k_b, NULL, VLM_ACT_NONE, e) &&
+      vlm_op_matmul (bs->v, bs->h, b->v_w, b->v_b, NULL, VLM_ACT_NONE, e) &&
+      vlm_op_attention (bs->a, bs->q, bs->k, bs->v, ap, e) &&
+      vlm_op_matmul (x, bs->a, b->o_w, b->o_b, x, VLM_ACT_NONE, e) &&
+      run_mlp (c, b, x, bs->h, bs->mlp, e);
+}
+
 /**
  * vlm_clip_encoder_run:
  * @enc: an encoder
@@ -78,31 +120,88 @@ gboolean
 vlm_clip_encoder_run (const VlmClipEncoder *enc, VlmScratch *s, VlmTensor *x, gboolean causal)
 {
   const VlmTransformerConfig *c = &enc->cfg;
-  gint64 B = x->shape[0], T = x->shape[1], D = c->hidden;
-  VlmTensor *h = vlm_scratch_new (s, VLM_DTYPE_F32, 3, SHAPE (B, T, D));
-  VlmTensor *q = vlm_scratch_new (s, VLM_DTYPE_F32, 3, SHAPE (B, T, D));
-  VlmTensor *k = vlm_scratch_new (s, VLM_DTYPE_F32, 3, SHAPE (B, T, D));
-  VlmTensor *v = vlm_scratch_new (s, VLM_DTYPE_F32, 3, SHAPE (B, T, D));
-  VlmTensor *a = vlm_scratch_new (s, VLM_DTYPE_F32, 3, SHAPE (B, T, D));
-  VlmTensor *mlp = vlm_scratch_new (s, VLM_DTYPE_F32, 3, SHAPE (B, T, c->intermediate));
-  if (!h || !q || !k || !v || !a || !mlp)
+  BlockScratch bs;
+  if (!block_scratch_init (&bs, c, s, x->shape[0], x->shape[1]))
     return FALSE;
   VlmAttentionParams ap = { .n_heads = c->heads, .causal = causal };
-  GError **e = s->error;
-  for (gint i = 0; i < c->layers; i++) {
-    const VlmClipBlock *b = &enc->blocks[i];
-    if (!vlm_op_layernorm (h, x, b->ln1_w, b->ln1_b, c->eps, e) ||
-        !vlm_op_matmul (q, h, b->q_w, b->q_b, NULL, VLM_ACT_NONE, e) ||
-        !vlm_op_matmul (k, h, b->k_w, b->k_b, NULL, VLM_ACT_NONE, e) ||
-        !vlm_op_matmul (v, h, b->v_w, b->v_b, NULL, VLM_ACT_NONE, e) ||
-        !vlm_op_attention (a, q, k, v, &ap, e) ||
-        !vlm_op_matmul (x, a, b->o_w, b->o_b, x, VLM_ACT_NONE, e) ||
-        !vlm_op_layernorm (h, x, b->ln2_w, b->ln2_b, c->eps, e) ||
-        !vlm_op_matmul (mlp, h, b->fc1_w, b->fc1_b, NULL, c->act, e) ||
-        !vlm_op_matmul (x, mlp, b->fc2_w, b->fc2_b, x, VLM_ACT_NONE, e))
+  for (gint i = 0; i < c->layers; i++)
+    if (!run_block (c, &enc->blocks[i], &bs, x, &ap, s->error))
       return FALSE;
-  }
   return TRUE;
+}
+
+/**
+ * vlm_clip_encoder_run_pooled:
+ * @enc: an encoder
+ * @s: scratch for the pass
+ * @x: F32 [B, T, D], the input; overwritten (it holds the states before
+ *   the last block on return)
+ * @causal: causal self-attention (the text tower)
+ * @pos: (array): for each sequence of the batch, the one position whose
+ *   output is wanted (CLIP pools one token: the class token of an image,
+ *   the end-of-text token of a text)
+ *
+ * Runs every block, the last one only for the rows that are pooled: its
+ * keys and values still come from every position, but its query, output
+ * projection and MLP run on one row per sequence, which gives the same
+ * numbers as the full pass for those rows. (A ViT-B/32 image: 50 rows, so
+ * the last block's MLP and projections are 50 times cheaper.)
+ *
+ * Returns: (transfer none) (nullable): the pooled states [B, 1, D], owned
+ *   by @s.
+ */
+VlmTensor *
+vlm_clip_encoder_run_pooled (const VlmClipEncoder *enc, VlmScratch *s, VlmTensor *x,
+                             gboolean causal, const gint32 *pos)
+{
+  const VlmTransformerConfig *c = &enc->cfg;
+  gint64 B = x->shape[0], T = x->shape[1], D = c->hidden;
+  GError **e = s->error;
+  BlockScratch bs, one;
+  if (!block_scratch_init (&bs, c, s, B, T) || !block_scratch_init (&one, c, s, B, 1))
+    return NULL;
+  VlmAttentionParams ap = { .n_heads = c->heads, .causal = causal };
+  for (gint i = 0; i < c->layers - 1; i++)
+    if (!run_block (c, &enc->blocks[i], &bs, x, &ap, e))
+      return NULL;
+
+  const VlmClipBlock *b = &enc->blocks[c->layers - 1];
+  g_autofree gint32 *rows = g_new (gint32, B);
+  for (gint64 i = 0; i < B; i++)
+    rows[i] = (gint32) (i * T + pos[i]);
+  VlmTensor *ids = vlm_scratch_new (s, VLM_DTYPE_I32, 1, SHAPE (B));
+  VlmTensor *x_rows = vlm_scratch_view (s, x, 0, 2, SHAPE (B * T, D));
+  VlmTensor *h_rows = vlm_scratch_view (s, bs.h, 0, 2, SHAPE (B * T, D));
+  VlmTensor *y = vlm_scratch_new (s, VLM_DTYPE_F32, 3, SHAPE (B, 1, D));
+  if (!ids || !x_rows || !h_rows || !y ||
+      !vlm_tensor_upload (ids, rows, B * sizeof (gint32), e) ||
+      !vlm_op_layernorm (bs.h, x, b->ln1_w, b->ln1_b, c->eps, e) ||
+      !vlm_op_matmul (bs.k, bs.h, b->k_w, b->k_b, NULL, VLM_ACT_NONE, e) ||
+      !vlm_op_matmul (bs.v, bs.h, b->v_w, b->v_b, NULL, VLM_ACT_NONE, e) ||
+      !vlm_op_gather_rows (one.h, h_rows, ids, e) ||
+      !vlm_op_gather_rows (y, x_rows, ids, e) ||
+      !vlm_op_matmul (one.q, one.h, b->q_w, b->q_b, NULL, VLM_ACT_NONE, e))
+    return NULL;
+  if (!causal) {
+    if (!vlm_op_attention (one.a, one.q, bs.k, bs.v, &ap, e))
+      return NULL;
+  } else {
+    /* The query at position p of a causal pass sees keys 0 … p: the same
+     * as a full attention over the first p + 1 keys. */
+    for (gint64 i = 0; i < B; i++) {
+      VlmAttentionParams one_ap = { .n_heads = c->heads, .kv_len = pos[i] + 1 };
+      VlmTensor *qi = vlm_scratch_view (s, one.q, i * D, 3, SHAPE (1, 1, D));
+      VlmTensor *ai = vlm_scratch_view (s, one.a, i * D, 3, SHAPE (1, 1, D));
+      VlmTensor *ki = vlm_scratch_view (s, bs.k, i * T * D, 3, SHAPE (1, T, D));
+      VlmTensor *vi = vlm_scratch_view (s, bs.v, i * T * D, 3, SHAPE (1, T, D));
+      if (!qi || !ai || !ki || !vi || !vlm_op_attention (ai, qi, ki, vi, &one_ap, e))
+        return NULL;
+    }
+  }
+  if (!vlm_op_matmul (y, one.a, b->o_w, b->o_b, y, VLM_ACT_NONE, e) ||
+      !run_mlp (c, b, y, one.h, one.mlp, e))
+    return NULL;
+  return y;
 }
 
 /**
@@ -157,14 +256,46 @@ vlm_vit_n_tokens (const VlmVit *vit)
   return g * g + 1;
 }
 
+/* Patch embedding (one matmul over every patch of the batch), class token
+ * and positions, pre_layrnorm: the input of the first block [B, T, D]. */
+static VlmTensor *
+vit_embed (const VlmVit *vit, VlmScratch *s, VlmTensor *pixels)
+{
+  gint64 B = pixels->shape[0], D = vit->enc.cfg.hidden, p = vit->patch_size;
+  gint64 T = vlm_vit_n_tokens (vit), np = T - 1, inner = 3 * p * p;
+  VlmTensor *patches = vlm_scratch_new (s, VLM_DTYPE_F32, 2, SHAPE (B * np, inner));
+  VlmTensor *emb = vlm_scratch_new (s, VLM_DTYPE_F32, 2, SHAPE (B * np, D));
+  VlmTensor *x = vlm_scratch_new (s, VLM_DTYPE_F32, 3, SHAPE (B, T, D));
+  VlmTensor *w = vlm_scratch_view (s, vit->patch_w, 0, 2, SHAPE (D, inner));
+  VlmTensor *pos_rest = vlm_scratch_view (s, vit->pos, D, 2, SHAPE (np, D));
+  VlmTensor *pos0 = vlm_scratch_view (s, vit->pos, 0, 1, SHAPE (D));
+  VlmTensor *patches3 = vlm_scratch_view (s, patches, 0, 3, SHAPE (B, np, inner));
+  if (!patches || !emb || !x || !w || !pos_rest || !pos0 || !patches3 ||
+      !vlm_op_patchify (patches3, pixels, (gint) p, s->error) ||
+      !vlm_op_matmul (emb, patches, w, NULL, NULL, VLM_ACT_NONE, s->error))
+    return NULL;
+  for (gint64 b = 0; b < B; b++) {
+    VlmTensor *eb = vlm_scratch_view (s, emb, b * np * D, 2, SHAPE (np, D));
+    VlmTensor *xb = vlm_scratch_view (s, x, b * T * D + D, 2, SHAPE (np, D));
+    VlmTensor *cls = vlm_scratch_view (s, x, b * T * D, 1, SHAPE (D));
+    if (!eb || !xb || !cls ||
+        !vlm_op_binary (xb, eb, pos_rest, VLM_BINARY_ADD, s->error) ||
+        !vlm_op_binary (cls, vit->class_emb, pos0, VLM_BINARY_ADD, s->error))
+      return NULL;
+  }
+  if (!vlm_op_layernorm (x, x, vit->pre_ln_w, vit->pre_ln_b, vit->enc.cfg.eps, s->error))
+    return NULL;
+  return x;
+}
+
 /**
  * vlm_vit_forward:
  * @vit: a vision tower
  * @s: scratch for the pass
  * @pixels: F32 [B, 3, S, S] preprocessed images
  *
- * Patch embedding (patchify + matmul, positions 1… added as the matmul's
- * residual), class token + position 0, pre_layrnorm, every block. The
+ * Patch embedding (patchify + one matmul for the batch, positions 1…
+ * added), class token + position 0, pre_layrnorm, every block. The
  * post_layernorm is left to the caller (CLIP applies it to token 0, GIT to
  * every token).
  *
@@ -173,29 +304,32 @@ vlm_vit_n_tokens (const VlmVit *vit)
 VlmTensor *
 vlm_vit_forward (const VlmVit *vit, VlmScratch *s, VlmTensor *pixels)
 {
-  gint64 B = pixels->shape[0], D = vit->enc.cfg.hidden, p = vit->patch_size;
-  gint64 T = vlm_vit_n_tokens (vit), np = T - 1, inner = 3 * p * p;
-  VlmTensor *patches = vlm_scratch_new (s, VLM_DTYPE_F32, 3, SHAPE (B, np, inner));
-  VlmTensor *x = vlm_scratch_new (s, VLM_DTYPE_F32, 3, SHAPE (B, T, D));
-  VlmTensor *w = vlm_scratch_view (s, vit->patch_w, 0, 2, SHAPE (D, inner));
-  VlmTensor *pos_rest = vlm_scratch_view (s, vit->pos, D, 2, SHAPE (np, D));
-  VlmTensor *pos0 = vlm_scratch_view (s, vit->pos, 0, 1, SHAPE (D));
-  if (!patches || !x || !w || !pos_rest || !pos0 ||
-      !vlm_op_patchify (patches, pixels, (gint) p, s->error))
-    return NULL;
-  for (gint64 b = 0; b < B; b++) {
-    VlmTensor *pb = vlm_scratch_view (s, patches, b * np * inner, 2, SHAPE (np, inner));
-    VlmTensor *xb = vlm_scratch_view (s, x, b * T * D + D, 2, SHAPE (np, D));
-    VlmTensor *cls = vlm_scratch_view (s, x, b * T * D, 1, SHAPE (D));
-    if (!pb || !xb || !cls ||
-        !vlm_op_matmul (xb, pb, w, NULL, pos_rest, VLM_ACT_NONE, s->error) ||
-        !vlm_op_binary (cls, vit->class_emb, pos0, VLM_BINARY_ADD, s->error))
-      return NULL;
-  }
-  if (!vlm_op_layernorm (x, x, vit->pre_ln_w, vit->pre_ln_b, vit->enc.cfg.eps, s->error) ||
-      !vlm_clip_encoder_run (&vit->enc, s, x, FALSE))
+  VlmTensor *x = vit_embed (vit, s, pixels);
+  if (!x || !vlm_clip_encoder_run (&vit->enc, s, x, FALSE))
     return NULL;
   return x;
+}
+
+/**
+ * vlm_vit_forward_class:
+ * @vit: a vision tower
+ * @s: scratch for the pass
+ * @pixels: F32 [B, 3, S, S] preprocessed images
+ *
+ * As vlm_vit_forward(), for callers that only use the class token: the
+ * last block runs on that row alone (see vlm_clip_encoder_run_pooled()).
+ *
+ * Returns: (transfer none) (nullable): the class token's states [B, 1, D],
+ *   owned by @s.
+ */
+VlmTensor *
+vlm_vit_forward_class (const VlmVit *vit, VlmScratch *s, VlmTensor *pixels)
+{
+  VlmTensor *x = vit_embed (vit, s, pixels);
+  if (!x)
+    return NULL;
+  g_autofree gint32 *pos = g_new0 (gint32, pixels->shape[0]);
+  return vlm_clip_encoder_run_pooled (&vit->enc, s, x, FALSE, pos);
 }
 
 /**

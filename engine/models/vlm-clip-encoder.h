@@ -28,6 +28,8 @@ gboolean vlm_clip_encoder_load  (VlmClipEncoder *enc, VlmWeightLoader *wl, const
                                  const VlmTransformerConfig *cfg);
 gboolean vlm_clip_encoder_run   (const VlmClipEncoder *enc, VlmScratch *s, VlmTensor *x,
                                  gboolean causal);
+VlmTensor *vlm_clip_encoder_run_pooled (const VlmClipEncoder *enc, VlmScratch *s, VlmTensor *x,
+                                        gboolean causal, const gint32 *pos);
 void     vlm_clip_encoder_clear (VlmClipEncoder *enc);
 
 /* The vision tower up to the last block (no post-LN, no pooling). */
@@ -42,6 +44,7 @@ gboolean   vlm_vit_load       (VlmVit *vit, VlmWeightLoader *wl, const gchar *pr
                                const VlmTransformerConfig *cfg, gint image_size, gint patch_size);
 gint       vlm_vit_n_tokens   (const VlmVit *vit);
 VlmTensor *vlm_vit_forward    (const VlmVit *vit, VlmScratch *s, VlmTensor *pixels);
+VlmTensor *vlm_vit_forward_class (const VlmVit *vit, VlmScratch *s, VlmTensor *pixels);
 VlmTensor *vlm_vit_preprocess (VlmScratch *s, const VlmFrame *frames, gint n,
                                const VlmImageParams *model_params);
 

@@ -1,13 +1,15 @@
 /* gst-vlm engine — CLIP image and text towers on the op API.
  * SPDX-License-Identifier: LGPL-2.1-or-later
  *
- * Vision: patchify → patch matmul (+ positions 1…N as the residual) →
- *   class token + position 0 → pre_layrnorm → blocks → token 0 →
- *   post_layernorm → visual_projection.
+ * Vision: patchify → patch matmul → + positions 1…N → class token +
+ *   position 0 → pre_layrnorm → blocks → token 0 → post_layernorm →
+ *   visual_projection.
  * Text: token + position embeddings → causal blocks → the first eot of each
  *   sequence → final_layer_norm → text_projection. Only positions up to the
  *   longest eot in the batch are computed: the causal mask makes later
  *   positions irrelevant to the pooled output.
+ * Both towers run their last block on the pooled row only (keys and values
+ *   still from every position): nothing else of it reaches the output.
  * Blocks are pre-LN: x += out(attn(ln1(x))); x += fc2(act(fc1(ln2(x)))).
  * Outputs are L2-normalised on the host.
  */
@@ -215,13 +217,13 @@ pool_project (VlmScratch *s, VlmTensor *x, const gint32 *rows, gint64 B, VlmTens
 static gboolean
 vision_forward (VlmClipModel *m, VlmScratch *s, VlmTensor *pixels, gfloat *out)
 {
-  VlmTensor *x = pixels ? vlm_vit_forward (&m->vision, s, pixels) : NULL;
+  VlmTensor *x = pixels ? vlm_vit_forward_class (&m->vision, s, pixels) : NULL;
   if (!x)
     return FALSE;
-  gint64 B = pixels->shape[0], T = x->shape[1];
+  gint64 B = pixels->shape[0];
   g_autofree gint32 *rows = g_new (gint32, B);
   for (gint64 b = 0; b < B; b++)
-    rows[b] = (gint32) (b * T);
+    rows[b] = (gint32) b;
   return pool_project (s, x, rows, B, m->vision.post_ln_w, m->vision.post_ln_b,
                        m->config.vision.eps, m->vis_proj, out);
 }
@@ -351,7 +353,7 @@ vlm_clip_encode_ids (VlmClipModel *m, const gint32 *ids, gint n, gfloat *embeddi
   g_autofree gint32 *rows = g_new (gint32, n);
   for (gint b = 0; b < n; b++) {
     memcpy (compact + b * T, ids + b * L, T * sizeof (gint32));
-    rows[b] = (gint32) (b * T + eot[b]);
+    rows[b] = b;
   }
   VlmScratch s;
   g_mutex_lock (&m->lock);
@@ -359,13 +361,14 @@ vlm_clip_encode_ids (VlmClipModel *m, const gint32 *ids, gint n, gfloat *embeddi
   VlmTensor *tid = vlm_scratch_new (&s, VLM_DTYPE_I32, 1, SHAPE (n * T));
   VlmTensor *x = vlm_scratch_new (&s, VLM_DTYPE_F32, 3, SHAPE (n, T, D));
   VlmTensor *pos = vlm_scratch_view (&s, m->txt_pos, 0, 2, SHAPE (T, D));
+  VlmTensor *pooled = NULL;
   gboolean ok = tid && x && pos &&
       vlm_tensor_upload (tid, compact, n * T * sizeof (gint32), error) &&
       vlm_op_gather_rows (x, m->tok_emb, tid, error) &&
       vlm_op_binary (x, x, pos, VLM_BINARY_ADD, error) &&
-      vlm_clip_encoder_run (&m->text, &s, x, TRUE) &&
-      pool_project (&s, x, rows, n, m->final_ln_w, m->final_ln_b, c->text.eps, m->txt_proj,
-                    embeddings);
+      (pooled = vlm_clip_encoder_run_pooled (&m->text, &s, x, TRUE, eot)) &&
+      pool_project (&s, pooled, rows, n, m->final_ln_w, m->final_ln_b, c->text.eps,
+                    m->txt_proj, embeddings);
   vlm_scratch_clear (&s);
   g_mutex_unlock (&m->lock);
   return ok;
