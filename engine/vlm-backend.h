@@ -4,7 +4,8 @@
  * Private to engine/. vlm-ops.c validates every argument (shapes, dtypes,
  * devices, aliasing) before it calls a backend, so backends may assume:
  *
- * matmul     x: F32 [..., K] (M rows); w: F32 or F16 [N, K] ([out, in]);
+ * matmul     x: F32 [..., K] (M rows); w: F32, F16 or (when the device
+ *            sets bf16) BF16 [N, K] ([out, in]);
  *            bias: NULL or F32 [N]; residual: NULL or F32 with y's shape;
  *            y: F32 [..., N] with M rows.  y = act(x·wᵀ + bias) + residual.
  *            y may be the same tensor as residual (same storage and offset),
@@ -114,6 +115,7 @@ struct _VlmDevice {
   gboolean fp16;       /* f16 weight storage usable */
   guint n_threads;     /* CPU worker threads (CPU backend), else 0 */
   gpointer priv;       /* backend state */
+  gboolean bf16;       /* bf16 matmul weights usable */
 };
 
 /* Backend constructors. */

@@ -70,7 +70,8 @@ shape_error (GError **error, const gchar *op, const gchar *what, const VlmTensor
  * vlm_op_matmul:
  * @y: output, F32 [..., N] with as many rows as @x
  * @x: input, F32 [..., K]
- * @w: weight, F32 or F16 [N, K] (Hugging Face's [out, in] layout)
+ * @w: weight, F32, F16 or BF16 [N, K] (Hugging Face's [out, in] layout;
+ *   see vlm_op_matmul_supports_weights())
  * @bias: (nullable): F32 [N]
  * @residual: (nullable): F32, same shape as @y; may be @y itself
  * @act: activation applied before the residual is added
@@ -93,11 +94,13 @@ vlm_op_matmul (VlmTensor *y, const VlmTensor *x, const VlmTensor *w, const VlmTe
     return FALSE;
   if (!w)
     return fail (error, op, "w is missing");
-  if (w->dtype == VLM_DTYPE_F16 ? !check_tensor (op, "w", w, dev, VLM_DTYPE_F16, error)
-      : !check_tensor (op, "w", w, dev, VLM_DTYPE_F32, error))
+  if (!check_tensor (op, "w", w, dev, w->dtype == VLM_DTYPE_F16 || w->dtype == VLM_DTYPE_BF16
+                     ? w->dtype : VLM_DTYPE_F32, error))
     return FALSE;
   if (w->dtype == VLM_DTYPE_F16 && !dev->fp16)
     return fail (error, op, "w is f16 but %s has no f16 support", dev->name);
+  if (w->dtype == VLM_DTYPE_BF16 && !dev->bf16)
+    return fail (error, op, "w is bf16 but %s has no bf16 support", dev->name);
   gint64 K = x->shape[x->ndim - 1];
   if (w->ndim != 2 || w->shape[1] != K) {
     g_autofree gchar *e = g_strdup_printf ("[N, %" G_GINT64_FORMAT "]", K);
@@ -130,6 +133,35 @@ vlm_op_matmul (VlmTensor *y, const VlmTensor *x, const VlmTensor *w, const VlmTe
   if ((guint) act > VLM_ACT_QUICK_GELU)
     return fail (error, op, "unknown activation %d", (int) act);
   return dev->backend->matmul (dev, y, x, w, bias, residual, act, error);
+}
+
+/**
+ * vlm_op_matmul_supports_weights:
+ * @device: a device
+ * @dtype: a weight element type
+ *
+ * Whether vlm_op_matmul() on @device accepts weights of @dtype: f32
+ * always, f16 when vlm_device_supports_f16() says so, bf16 on the CPU
+ * backend (multiplied with AMX where the processor has it, else widened to
+ * f32 on the fly).
+ *
+ * Returns: %TRUE when weights of @dtype can be used.
+ */
+gboolean
+vlm_op_matmul_supports_weights (VlmDevice *device, VlmDType dtype)
+{
+  switch (dtype) {
+    case VLM_DTYPE_F32:
+      return TRUE;
+    case VLM_DTYPE_F16:
+      return device->fp16;
+    case VLM_DTYPE_BF16:
+      return device->bf16;
+    case VLM_DTYPE_I32:
+    case VLM_DTYPE_U8:
+      break;
+  }
+  return FALSE;
 }
 
 /**

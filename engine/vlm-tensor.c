@@ -19,6 +19,7 @@ vlm_dtype_size (VlmDType dtype)
     case VLM_DTYPE_I32:
       return 4;
     case VLM_DTYPE_F16:
+    case VLM_DTYPE_BF16:
       return 2;
     case VLM_DTYPE_U8:
       return 1;
@@ -30,7 +31,7 @@ vlm_dtype_size (VlmDType dtype)
  * vlm_dtype_to_string:
  * @dtype: an element type
  *
- * Returns: the type's name ("f32", "f16", "i32", "u8").
+ * Returns: the type's name ("f32", "f16", "i32", "u8", "bf16").
  */
 const gchar *
 vlm_dtype_to_string (VlmDType dtype)
@@ -44,6 +45,8 @@ vlm_dtype_to_string (VlmDType dtype)
       return "i32";
     case VLM_DTYPE_U8:
       return "u8";
+    case VLM_DTYPE_BF16:
+      return "bf16";
   }
   return "?";
 }
@@ -450,5 +453,27 @@ vlm_bf16_to_f32 (gfloat *dst, const guint16 *src, gsize n)
   for (gsize i = 0; i < n; i++) {
     guint32 x = (guint32) src[i] << 16;
     memcpy (&dst[i], &x, 4);
+  }
+}
+
+/**
+ * vlm_f32_to_bf16:
+ * @dst: (array length=n): destination bfloat16 values
+ * @src: (array length=n): source floats
+ * @n: number of elements
+ *
+ * Converts floats to bfloat16, rounding to nearest even; NaN stays NaN
+ * (quiet), infinities stay infinite.
+ */
+void
+vlm_f32_to_bf16 (guint16 *dst, const gfloat *src, gsize n)
+{
+  for (gsize i = 0; i < n; i++) {
+    guint32 x;
+    memcpy (&x, &src[i], 4);
+    if ((x & 0x7fffffffu) > 0x7f800000u)
+      dst[i] = (guint16) ((x >> 16) | 0x40);
+    else
+      dst[i] = (guint16) ((x + 0x7fffu + ((x >> 16) & 1u)) >> 16);
   }
 }

@@ -20,6 +20,8 @@ G_BEGIN_DECLS
  * @VLM_DTYPE_F16: 16-bit IEEE half float (weights only; math is f32)
  * @VLM_DTYPE_I32: 32-bit signed integer (token ids, indices)
  * @VLM_DTYPE_U8: bytes (raw video frames)
+ * @VLM_DTYPE_BF16: bfloat16, the upper half of an f32 (matmul weights only,
+ *   on devices that support it: see vlm_op_matmul_supports_weights())
  *
  * Element type of a tensor.
  */
@@ -28,6 +30,7 @@ typedef enum {
   VLM_DTYPE_F16,
   VLM_DTYPE_I32,
   VLM_DTYPE_U8,
+  VLM_DTYPE_BF16,
 } VlmDType;
 
 /**
@@ -82,6 +85,7 @@ gboolean    vlm_tensor_download      (VlmTensor *tensor, gpointer data, gsize nb
 void        vlm_f32_to_f16           (guint16 *dst, const gfloat *src, gsize n);
 void        vlm_f16_to_f32           (gfloat *dst, const guint16 *src, gsize n);
 void        vlm_bf16_to_f32          (gfloat *dst, const guint16 *src, gsize n);
+void        vlm_f32_to_bf16          (guint16 *dst, const gfloat *src, gsize n);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (VlmTensor, vlm_tensor_unref)
 

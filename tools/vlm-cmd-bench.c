@@ -19,6 +19,7 @@
  * kernel allows it, so each phase's figure is its own.
  */
 #include <glib/gstdio.h>
+#include <gst/gst.h>
 #include <json-glib/json-glib.h>
 #include <math.h>
 #include <stdio.h>
@@ -28,6 +29,7 @@
 #include <time.h>
 
 #include "vlm-cmd.h"
+#include "vlm-image.h"
 #include "models/vlm-clip.h"
 #include "models/vlm-git.h"
 
@@ -43,6 +45,8 @@ typedef struct {
   gint text_len;
   gint tokens;
   gboolean json;
+  gboolean compare;
+  gchar **images;          /* extra image files for --compare */
 } BenchOptions;
 
 /* One timed quantity. */
@@ -68,6 +72,9 @@ typedef struct {
   gint64 load_peak_kb;
   gint64 weights_bytes;    /* model.safetensors */
   GArray *results;         /* Result */
+  /* --compare: cosine of the embeddings against an f32 model's */
+  gint n_compared_images, n_compared_texts;
+  gdouble image_cos_min, image_cos_mean, text_cos_min, text_cos_mean;
 } Bench;
 
 static int
@@ -228,6 +235,126 @@ add_result (Bench *b, Result *r)
     reset_peak_rss ();
 }
 
+/* ---- --compare ---- */
+
+/* Eight kinds of synthetic image in CLIP's normalised range, so the
+ * comparison sees more than one kind of statistics: smooth gradients with
+ * noise, white noise, a checkerboard, a flat colour, stripes, a bright blob
+ * on dark, a mostly dark frame, random blocks. */
+static void
+fill_varied (gfloat *px, gint kind, gint64 S, guint32 seed)
+{
+  GRand *rand = g_rand_new_with_seed (seed);
+  gdouble flat[3] = { g_rand_double_range (rand, -1.5, 1.5), g_rand_double_range (rand, -1.5, 1.5),
+                      g_rand_double_range (rand, -1.5, 1.5) };
+  gint block = 8 << g_rand_int_range (rand, 0, 3);
+  for (gint c = 0; c < 3; c++)
+    for (gint64 y = 0; y < S; y++)
+      for (gint64 x = 0; x < S; x++) {
+        gdouble v, dx = (x - S / 2.0) / S, dy = (y - S / 2.0) / S;
+        switch (kind % 8) {
+          case 0: v = sin (0.05 * (x + 2 * y) + c) * 1.2 + g_rand_double_range (rand, -0.5, 0.5);
+            break;
+          case 1: v = g_rand_double_range (rand, -1.8, 1.8); break;
+          case 2: v = ((x / 16 + y / 16) % 2 ? 1.5 : -1.5) * (c == 1 ? 0.5 : 1.0); break;
+          case 3: v = flat[c]; break;
+          case 4: v = ((x / (4 + c * 3)) % 2 ? 1.0 : -1.0) * 1.3; break;
+          case 5: v = 2.0 * exp (-(dx * dx + dy * dy) * 20.0) - 1.5; break;
+          case 6: v = -1.7 + 0.1 * g_rand_double_range (rand, 0, 1); break;
+          default: {
+            guint32 h = (guint32) ((x / block) * 73856093u ^ (y / block) * 19349663u ^
+                                   (guint32) c * 83492791u ^ seed);
+            v = ((h >> 8) % 1000) / 1000.0 * 3.6 - 1.8;
+            break;
+          }
+        }
+        px[(c * S + y) * S + x] = (gfloat) v;
+      }
+  g_rand_free (rand);
+}
+
+static gdouble
+cosine (const gfloat *a, const gfloat *b, gint n)
+{
+  gdouble ab = 0, aa = 0, bb = 0;
+  for (gint i = 0; i < n; i++) {
+    ab += (gdouble) a[i] * b[i];
+    aa += (gdouble) a[i] * a[i];
+    bb += (gdouble) b[i] * b[i];
+  }
+  return aa > 0 && bb > 0 ? ab / sqrt (aa * bb) : 0;
+}
+
+/* Embeds the same inputs with @m and with the folder loaded again in f32
+ * on the same device; records min and mean cosine. */
+static gboolean
+compare_clip (Bench *b, VlmClipModel *m, GError **error)
+{
+  g_autoptr (VlmClipModel) ref = vlm_clip_model_load (b->opt.model, b->dev, VLM_DTYPE_F32,
+                                                      error);
+  if (!ref)
+    return FALSE;
+  const VlmClipConfig *cfg = vlm_clip_model_get_config (m);
+  gint64 S = cfg->image_size;
+  gint P = cfg->projection_dim;
+  g_autofree gfloat *px = g_new (gfloat, 3 * S * S);
+  g_autofree gfloat *e1 = g_new (gfloat, P);
+  g_autofree gfloat *e2 = g_new (gfloat, P);
+  gint n_files = b->opt.images ? (gint) g_strv_length (b->opt.images) : 0;
+  if (n_files)
+    gst_init (NULL, NULL);
+  b->image_cos_min = 1;
+  for (gint i = 0; i < 16 + n_files; i++) {
+    gboolean ok;
+    if (i < 16) {
+      fill_varied (px, i, S, 100 + i);
+      ok = vlm_clip_encode_pixels (m, px, 1, e1, error) &&
+          vlm_clip_encode_pixels (ref, px, 1, e2, error);
+    } else {
+      VlmImage img;
+      if (!vlm_image_load (b->opt.images[i - 16], &img, error))
+        return FALSE;
+      VlmFrame f = { .data = img.data, .size = img.size };
+      vlm_pixel_format_frame_size (VLM_PIXEL_RGB, img.width, img.height, &f.params);
+      f.params.stride[0] = img.stride;
+      ok = vlm_clip_encode_frames (m, &f, 1, e1, error) &&
+          vlm_clip_encode_frames (ref, &f, 1, e2, error);
+      vlm_image_clear (&img);
+    }
+    if (!ok)
+      return FALSE;
+    gdouble cs = cosine (e1, e2, P);
+    b->image_cos_min = MIN (b->image_cos_min, cs);
+    b->image_cos_mean += cs;
+  }
+  b->n_compared_images = 16 + n_files;
+  b->image_cos_mean /= b->n_compared_images;
+
+  gint L = cfg->max_positions;
+  g_autofree gint32 *ids = g_new0 (gint32, L);
+  GRand *rand = g_rand_new_with_seed (3);
+  b->text_cos_min = 1;
+  for (gint i = 0; i < 16; i++) {
+    gint len = g_rand_int_range (rand, 3, L + 1);
+    ids[0] = MAX (cfg->eot_id - 1, 0);
+    for (gint j = 1; j < L; j++)
+      ids[j] = j < len - 1 ? g_rand_int_range (rand, 0, MIN (cfg->eot_id - 1, cfg->vocab_size))
+          : cfg->eot_id;
+    if (!vlm_clip_encode_ids (m, ids, 1, e1, error) ||
+        !vlm_clip_encode_ids (ref, ids, 1, e2, error)) {
+      g_rand_free (rand);
+      return FALSE;
+    }
+    gdouble cs = cosine (e1, e2, P);
+    b->text_cos_min = MIN (b->text_cos_min, cs);
+    b->text_cos_mean += cs;
+  }
+  g_rand_free (rand);
+  b->n_compared_texts = 16;
+  b->text_cos_mean /= 16;
+  return TRUE;
+}
+
 /* ---- CLIP ---- */
 
 typedef struct {
@@ -361,7 +488,7 @@ bench_clip (Bench *b, gboolean image, gboolean frames, gboolean text, GError **e
     }
     add_result (b, &r);
   }
-  return TRUE;
+  return !b->opt.compare || compare_clip (b, m, error);
 }
 
 /* ---- GIT ---- */
@@ -490,6 +617,10 @@ print_text (Bench *b, const gchar *cpu, const gchar *features, const gchar *load
   }
   if (!b->clear_refs)
     printf ("\n(peak RSS could not be reset between phases: each figure is the process peak)\n");
+  if (b->n_compared_images)
+    printf ("\ncosine against f32 weights: images min %.6f mean %.6f (%d), texts min %.6f "
+            "mean %.6f (%d)\n", b->image_cos_min, b->image_cos_mean, b->n_compared_images,
+            b->text_cos_min, b->text_cos_mean, b->n_compared_texts);
 }
 
 static void
@@ -534,6 +665,17 @@ print_json (Bench *b, const gchar *cpu, const gchar *features, const gchar *load
     json_builder_end_object (j);
   }
   json_builder_end_array (j);
+  if (b->n_compared_images) {
+    json_builder_set_member_name (j, "compare_f32");
+    json_builder_begin_object (j);
+    INT ("images", b->n_compared_images);
+    DBL ("image_cosine_min", b->image_cos_min);
+    DBL ("image_cosine_mean", b->image_cos_mean);
+    INT ("texts", b->n_compared_texts);
+    DBL ("text_cosine_min", b->text_cos_min);
+    DBL ("text_cosine_mean", b->text_cos_mean);
+    json_builder_end_object (j);
+  }
   json_builder_end_object (j);
 #undef STR
 #undef INT
@@ -553,6 +695,8 @@ parse_weights (const gchar *s, VlmDType *out)
     *out = VLM_DTYPE_F32;
   else if (strcmp (s, "f16") == 0)
     *out = VLM_DTYPE_F16;
+  else if (strcmp (s, "bf16") == 0)
+    *out = VLM_DTYPE_BF16;
   else
     return FALSE;
   return TRUE;
@@ -574,7 +718,8 @@ run (Bench *b)
     return 2;
   }
   if (!parse_weights (o->weights, &b->weights)) {
-    fprintf (stderr, "vlm bench: --weights must be f32 or f16, not \"%s\"\n", o->weights);
+    fprintf (stderr, "vlm bench: --weights must be f32, f16 or bf16, not \"%s\"\n",
+             o->weights);
     return 2;
   }
 
@@ -604,6 +749,14 @@ run (Bench *b)
                is_clip ? "image, frames, text (a CLIP folder)" : "image, decode (a GIT folder)");
       return 2;
     }
+  }
+  if (o->images && !o->compare) {
+    fprintf (stderr, "vlm bench: image files are only read with --compare\n");
+    return 2;
+  }
+  if (!is_clip && o->compare) {
+    fprintf (stderr, "vlm bench: --compare applies to CLIP folders\n");
+    return 2;
   }
   if (!is_clip && o->batch != 1) {
     fprintf (stderr, "vlm bench: --batch applies to CLIP folders only (GIT encodes one image "
@@ -644,7 +797,7 @@ run (Bench *b)
  * @argv: arguments from the command name on
  *
  * `vlm bench --model DIR [--device D] [--batch N] [--weights W] [--runs N]
- * [--warmup N] [--what image,frames,text,decode] [--json]`.
+ * [--warmup N] [--what image,frames,text,decode] [--json] [--compare [IMAGE…]]`.
  *
  * Returns: the exit status.
  */
@@ -659,7 +812,7 @@ vlm_cmd_bench (int argc, char **argv)
       "auto (default), cpu, vulkan or vulkan:N", "DEV" },
     { "batch", 'b', 0, G_OPTION_ARG_INT, &o->batch, "images or texts per call (CLIP; 1)", "N" },
     { "weights", 'w', 0, G_OPTION_ARG_STRING, &o->weights,
-      "matmul weight precision: f32 (default) or f16", "TYPE" },
+      "matmul weight precision: f32 (default), f16 or bf16 (CLIP on the CPU)", "TYPE" },
     { "runs", 'r', 0, G_OPTION_ARG_INT, &o->runs, "timed calls, the median is reported (20)",
       "N" },
     { "warmup", 0, 0, G_OPTION_ARG_INT, &o->warmup, "untimed calls first (3)", "N" },
@@ -673,6 +826,10 @@ vlm_cmd_bench (int argc, char **argv)
     { "tokens", 0, 0, G_OPTION_ARG_INT, &o->tokens, "tokens per caption for `decode` (20)",
       "N" },
     { "json", 0, 0, G_OPTION_ARG_NONE, &o->json, "print one JSON object", NULL },
+    { "compare", 0, 0, G_OPTION_ARG_NONE, &o->compare,
+      "CLIP: afterwards, cosine of the embeddings against f32 weights on 16 varied synthetic "
+      "images, the IMAGE files given and 16 texts", NULL },
+    { G_OPTION_REMAINING, 0, 0, G_OPTION_ARG_FILENAME_ARRAY, &o->images, NULL, "[IMAGE…]" },
     { NULL }
   };
   GOptionContext *ctx = g_option_context_new ("— model speed: images/s, texts/s, tokens/s, "
@@ -690,5 +847,6 @@ vlm_cmd_bench (int argc, char **argv)
   g_free (o->weights);
   g_free (o->what);
   g_free (o->frame_size);
+  g_strfreev (o->images);
   return status;
 }

@@ -7,7 +7,9 @@
  * ([K][NR]) so a micro-kernel reads NR consecutive floats per k and
  * broadcasts one x value per row. f16 weights stay f16 in their packed form
  * and each K block of a panel is widened to f32 into per-thread scratch just
- * before use.
+ * before use. bf16 weights are packed with pairs of consecutive k side by
+ * side ([K/2][NR][2], K padded to a multiple of 32), the layout AMX tiles
+ * read (cpu-gemm-amx.c); without AMX they are widened like f16.
  * Packed weights are cached on their storage (keyed by offset, dtype and
  * shape) and reused by every later matmul; storages written by ops (i.e.
  * activations) are packed per call instead, and an upload drops the cache.
@@ -15,7 +17,7 @@
  * x is cut into tiles of at most MR rows of nearly equal height (50 rows
  * with MR 14 → 12, 13, 12, 13), each packed k-major into shared scratch
  * so the micro-kernel broadcasts from one stream. Work is split into tasks
- * of one panel × a chunk of tiles; a chunk of x is kept small enough to stay
+ * of a few consecutive panels × a chunk of tiles; a chunk of x is kept small enough to stay
  * in L2 while the panels stream past it. K is done in blocks: a block of the
  * panel stays in L1 while every tile of the chunk runs over it, partial sums
  * going to per-thread scratch between blocks; the last block applies bias,
@@ -49,12 +51,7 @@ typedef struct {
   VlmDType dtype;
 } PackKey;
 
-typedef struct {
-  gint64 n, k;
-  gint nr;
-  VlmDType dtype;          /* F32: floats; F16: halves */
-  gpointer data;           /* [ceil(N / nr)][K][nr], zero-padded columns */
-} Packed;
+typedef VlmCpuPacked Packed;
 
 static guint
 pack_key_hash (gconstpointer p)
@@ -104,16 +101,16 @@ pack_panels (gpointer data, gint64 begin, gint64 end, guint thread)
 {
   PackJob *job = data;
   Packed *p = job->packed;
-  gint64 N = p->n, K = p->k;
+  gint64 N = p->n, K = p->k, KP = p->kp;
   gint nr = p->nr;
   gsize esize = vlm_dtype_size (p->dtype);
   const guint8 *src = vlm_tensor_host_data (job->w);
   for (gint64 panel = begin; panel < end; panel++) {
-    guint8 *dst = (guint8 *) p->data + (gsize) panel * K * nr * esize;
+    guint8 *dst = (guint8 *) p->data + (gsize) panel * KP * nr * esize;
     gint64 n0 = panel * nr;
     gint cols = (gint) MIN (nr, N - n0);
-    if (cols < nr)
-      memset (dst, 0, (gsize) K * nr * esize);
+    if (cols < nr || KP > K)
+      memset (dst, 0, (gsize) KP * nr * esize);
     /* Read rows of w sequentially, scatter into the k-major panel. */
     for (gint j = 0; j < cols; j++) {
       const guint8 *row = src + (gsize) (n0 + j) * K * esize;
@@ -122,6 +119,12 @@ pack_panels (gpointer data, gint64 begin, gint64 end, guint thread)
         gfloat *d = (gfloat *) dst + j;
         for (gint64 k = 0; k < K; k++)
           d[k * nr] = r[k];
+      } else if (p->dtype == VLM_DTYPE_BF16) {
+        /* Pairs of k side by side: [K/2][nr][2]. */
+        const guint16 *r = (const guint16 *) row;
+        guint16 *d = (guint16 *) dst + 2 * j;
+        for (gint64 k = 0; k < K; k++)
+          d[(k >> 1) * 2 * nr + (k & 1)] = r[k];
       } else {
         const guint16 *r = (const guint16 *) row;
         guint16 *d = (guint16 *) dst + j;
@@ -140,10 +143,12 @@ pack_weight (VlmDevice *device, const VlmTensor *w, GError **error)
   Packed *p = g_new0 (Packed, 1);
   p->n = w->shape[0];
   p->k = w->shape[1];
+  p->kp = w->dtype == VLM_DTYPE_BF16 ? (p->k + VLM_CPU_BF16_KSTEP - 1) / VLM_CPU_BF16_KSTEP *
+      VLM_CPU_BF16_KSTEP : p->k;
   p->nr = nr;
   p->dtype = w->dtype;
   gint64 n_panels = (p->n + nr - 1) / nr;
-  p->data = vlm_cpu_try_alloc ((gsize) n_panels * p->k * nr * vlm_dtype_size (w->dtype),
+  p->data = vlm_cpu_try_alloc ((gsize) n_panels * p->kp * nr * vlm_dtype_size (w->dtype),
                                "a packed matmul weight", error);
   if (!p->data) {
     g_free (p);
@@ -152,6 +157,28 @@ pack_weight (VlmDevice *device, const VlmTensor *w, GError **error)
   PackJob job = { w, p };
   vlm_cpu_pool_range (cpu->pool, n_panels, 1, pack_panels, &job);
   return p;
+}
+
+/* Widens @kc rows (k0 … k0 + kc − 1, k0 even) of a bf16 panel in pairs
+ * layout to f32 [kc][nr]: a pair read as 32 bits holds the even k in its
+ * low half and the odd k in its high half, and a bfloat16 is the high half
+ * of the float it stands for. */
+static void
+bf16_pairs_to_float (gfloat *restrict dst, const guint16 *restrict pairs, gint64 kc, gint nr)
+{
+  for (gint64 k = 0; k < kc; k += 2) {
+    const guint16 *src = pairs + k * nr;
+    gfloat *even = dst + k * nr, *odd = even + nr;
+    for (gint j = 0; j < nr; j++) {
+      guint32 lo = (guint32) src[2 * j] << 16;
+      memcpy (&even[j], &lo, 4);
+    }
+    if (k + 1 < kc)
+      for (gint j = 0; j < nr; j++) {
+        guint32 hi = (guint32) src[2 * j + 1] << 16;
+        memcpy (&odd[j], &hi, 4);
+      }
+  }
 }
 
 /* The packed form of @w, from the storage's cache when it is a weight;
@@ -245,7 +272,8 @@ gemm_task (gpointer data, gint task, guint thread)
   gint64 c0 = tile_row (job, t0);
   gsize esize = vlm_dtype_size (job->w->dtype);
   /* The group's panels are consecutive in memory: one stream to prefetch. */
-  gsize stream_end = (gsize) p1 * K * nr;
+  gint64 KP = job->w->kp;
+  gsize stream_end = (gsize) p1 * KP * nr;
 
   for (gint64 panel = p0; panel < p1; panel++) {
     gint64 n0 = panel * nr;
@@ -254,10 +282,13 @@ gemm_task (gpointer data, gint task, guint thread)
       gint64 kc = MIN (K_BLOCK, K - k0);
       VlmCpuGemmFlags flags = (k0 > 0 ? VLM_CPU_GEMM_ACCUMULATE : 0) |
           (k0 + kc == K ? VLM_CPU_GEMM_FINAL : 0);
-      gsize at = ((gsize) panel * K + k0) * nr;
+      gsize at = ((gsize) panel * KP + k0) * nr;
       const gfloat *b;
       if (job->w->dtype == VLM_DTYPE_F16) {
         isa->half_to_float (wide, (const guint16 *) job->w->data + at, (gsize) kc * nr);
+        b = wide;
+      } else if (job->w->dtype == VLM_DTYPE_BF16) {
+        bf16_pairs_to_float (wide, (const guint16 *) job->w->data + at, kc, nr);
         b = wide;
       } else {
         b = (const gfloat *) job->w->data + at;
@@ -301,7 +332,8 @@ gemm_task (gpointer data, gint task, guint thread)
  * @act: activation before the residual
  * @error: return location for a #GError
  *
- * The matmul op on packed weights (see the top of cpu-gemm.c).
+ * The matmul op on packed weights (see the top of cpu-gemm.c); bf16
+ * weights go to the AMX kernels when the device has them.
  *
  * Returns: %TRUE on success; %FALSE when memory for packing ran out.
  */
@@ -317,6 +349,14 @@ vlm_cpu_matmul (VlmDevice *device, VlmTensor *y, const VlmTensor *x, const VlmTe
   Packed *packed = get_packed (device, w, &owned, error);
   if (!packed)
     return FALSE;
+#ifdef VLM_CPU_HAVE_X86
+  if (packed->dtype == VLM_DTYPE_BF16 && cpu->amx) {
+    gboolean ok = vlm_cpu_matmul_amx (device, y, x, packed, bias, residual, act, error);
+    if (owned)
+      packed_free (packed);
+    return ok;
+  }
+#endif
 
   GemmJob job = {
     .isa = isa,
@@ -330,7 +370,7 @@ vlm_cpu_matmul (VlmDevice *device, VlmTensor *y, const VlmTensor *x, const VlmTe
     .n_tiles = (M + isa->mr - 1) / isa->mr,
     .n_panels = (N + isa->nr - 1) / isa->nr,
   };
-  job.w_elements = (gsize) job.n_panels * K * isa->nr;
+  job.w_elements = (gsize) job.n_panels * packed->kp * isa->nr;
   /* Chunks of tiles: keep a chunk of x in L2, and make enough tasks to
    * feed every thread when there are few panels. */
   guint n_threads = vlm_cpu_pool_n_threads (cpu->pool);
@@ -352,7 +392,7 @@ vlm_cpu_matmul (VlmDevice *device, VlmTensor *y, const VlmTensor *x, const VlmTe
   job.xp = vlm_cpu_shared_scratch (device, (gsize) M * K * sizeof (gfloat), error);
   if (!job.xp)
     ok = FALSE;
-  if (ok && (packed->dtype == VLM_DTYPE_F16 || K > K_BLOCK)) {
+  if (ok && (packed->dtype != VLM_DTYPE_F32 || K > K_BLOCK)) {
     /* Per thread: a widened block of the panel, then the partial sums of
      * the largest chunk. */
     gint64 chunk_tiles = (job.n_tiles + n_chunks - 1) / n_chunks;

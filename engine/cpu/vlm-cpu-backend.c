@@ -443,7 +443,9 @@ static const VlmBackend cpu_backend = {
  *
  * Opens the CPU backend: a pool of one thread per core (VLM_THREADS
  * overrides), the widest instruction set the processor has (VLM_CPU_ISA=avx2
- * or generic narrows it, for testing), f16 weights converted on the fly.
+ * or generic narrows it, for testing), f16 weights converted on the fly,
+ * bf16 weights multiplied on AMX tiles when the processor has them
+ * (VLM_CPU_NO_AMX=1 turns that off) and converted on the fly otherwise.
  *
  * Returns: (transfer full) (nullable): the device, or %NULL with @error set
  *   when the threads could not be started.
@@ -459,16 +461,20 @@ vlm_cpu_device_new (GError **error)
   g_mutex_init (&cpu->op_lock);
   cpu->pool = pool;
   cpu->isa = choose_isa ();
+#ifdef VLM_CPU_HAVE_X86
+  cpu->amx = cpu->isa == vlm_cpu_isa_avx512 () && vlm_cpu_amx_init ();
+#endif
   cpu->scratch = g_new0 (gpointer, n_threads);
 
   VlmDevice *dev = g_new0 (VlmDevice, 1);
   dev->ref_count = 1;
   dev->backend = &cpu_backend;
   dev->kind = VLM_BACKEND_CPU;
-  dev->name = g_strdup_printf ("cpu (%u thread%s, %s)", n_threads, n_threads == 1 ? "" : "s",
-                               cpu->isa->name);
+  dev->name = g_strdup_printf ("cpu (%u thread%s, %s%s)", n_threads, n_threads == 1 ? "" : "s",
+                               cpu->isa->name, cpu->amx ? ", amx-bf16" : "");
   dev->reason = g_strdup ("cpu");
   dev->fp16 = TRUE;
+  dev->bf16 = TRUE;
   dev->n_threads = n_threads;
   dev->priv = cpu;
   return dev;

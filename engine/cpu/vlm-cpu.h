@@ -126,6 +126,7 @@ typedef struct {
   GMutex op_lock;          /* held for the whole of every op and upload */
   VlmCpuPool *pool;
   const VlmCpuIsa *isa;
+  gboolean amx;            /* AMX-BF16 usable (processor and kernel), with isa avx512f */
   gpointer *scratch;       /* one buffer per pool thread (vlm_cpu_scratch()) */
   gsize scratch_bytes;
   gpointer shared;         /* one buffer for all threads (vlm_cpu_shared_scratch()) */
@@ -160,6 +161,32 @@ void vlm_cpu_storage_drop_packed (VlmStorage *storage);
  * place from a safetensors file), this gives those pages back to the
  * kernel; they are read from the file again if anything touches them. */
 void vlm_cpu_storage_release_pages (VlmStorage *storage, gsize offset, gsize nbytes);
+
+/* ---- packed matmul weights (cpu-gemm.c) ---- */
+
+/* bf16 weights are packed with K padded to a multiple of this (one AMX
+ * tile row holds 32 bf16 values). */
+#define VLM_CPU_BF16_KSTEP 32
+
+/* A weight [N, K] repacked into panels of @nr output columns, stored
+ * k-major: f32 and f16 as [ceil(N / nr)][K][nr]; bf16 with consecutive
+ * pairs of k side by side, [ceil(N / nr)][kp / 2][nr][2]. Columns past N
+ * and k past K are zero. */
+typedef struct {
+  gint64 n, k;
+  gint64 kp;               /* K, or for bf16 K rounded up to VLM_CPU_BF16_KSTEP */
+  gint nr;
+  VlmDType dtype;
+  gpointer data;
+} VlmCpuPacked;
+
+#ifdef VLM_CPU_HAVE_X86
+/* AMX (cpu-gemm-amx.c). */
+gboolean vlm_cpu_amx_init   (void);
+gboolean vlm_cpu_matmul_amx (VlmDevice *device, VlmTensor *y, const VlmTensor *x,
+                             const VlmCpuPacked *w, const VlmTensor *bias,
+                             const VlmTensor *residual, VlmActivation act, GError **error);
+#endif
 
 /* ---- ops, each with the device's op lock held ---- */
 

@@ -446,12 +446,14 @@ unref_file (gpointer st)
  * @st: a file
  * @name: the tensor to load
  * @device: where to put it
- * @dtype: %VLM_DTYPE_F32 or %VLM_DTYPE_F16 (the device must support f16)
+ * @dtype: %VLM_DTYPE_F32, %VLM_DTYPE_F16 or %VLM_DTYPE_BF16 (the device
+ *   must support the last two as matmul weights)
  * @ndim: number of dimensions expected
  * @shape: (array length=ndim): the shape expected (a stored scalar matches [1])
  * @error: return location for a #GError
  *
- * Loads a float tensor (F32, F16, BF16 or F64 in the file) as @dtype. When
+ * Loads a float tensor (F32, F16, BF16 or F64 in the file) as @dtype
+ * (rounding to nearest even when it narrows). When
  * the file already holds @dtype, is suitably aligned and @device is the CPU,
  * the tensor uses the mapping in place (no copy).
  *
@@ -481,14 +483,15 @@ vlm_safetensors_load (VlmSafetensors *st, const gchar *name, VlmDevice *device, 
          vlm_st_dtype_to_string (e->dtype));
     return NULL;
   }
-  if (dtype != VLM_DTYPE_F32 && dtype != VLM_DTYPE_F16) {
+  if (dtype != VLM_DTYPE_F32 && dtype != VLM_DTYPE_F16 && dtype != VLM_DTYPE_BF16) {
     bad (error, VLM_ERROR_INVALID_ARGUMENT, st->path, "tensor \"%s\": cannot load as %s", name,
          vlm_dtype_to_string (dtype));
     return NULL;
   }
   gsize n = e->ndim == 0 ? 1 : e->nbytes / dtypes[e->dtype].size;
   gboolean same = (dtype == VLM_DTYPE_F32 && e->dtype == VLM_ST_F32) ||
-      (dtype == VLM_DTYPE_F16 && e->dtype == VLM_ST_F16);
+      (dtype == VLM_DTYPE_F16 && e->dtype == VLM_ST_F16) ||
+      (dtype == VLM_DTYPE_BF16 && e->dtype == VLM_ST_BF16);
   if (same && vlm_device_get_backend (device) == VLM_BACKEND_CPU &&
       ((guintptr) e->data % vlm_dtype_size (dtype)) == 0)
     return vlm_tensor_new_from_data (device, dtype, ndim, shape, e->data, unref_file,
@@ -499,9 +502,12 @@ vlm_safetensors_load (VlmSafetensors *st, const gchar *name, VlmDevice *device, 
   } else {
     gfloat *f = g_new (gfloat, n);
     to_f32 (e, f, n);
-    if (dtype == VLM_DTYPE_F16) {
+    if (dtype == VLM_DTYPE_F16 || dtype == VLM_DTYPE_BF16) {
       guint16 *h = g_new (guint16, n);
-      vlm_f32_to_f16 (h, f, n);
+      if (dtype == VLM_DTYPE_F16)
+        vlm_f32_to_f16 (h, f, n);
+      else
+        vlm_f32_to_bf16 (h, f, n);
       g_free (f);
       buf = h;
     } else {

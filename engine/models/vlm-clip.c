@@ -64,8 +64,9 @@ load_weights (VlmClipModel *m, VlmWeightLoader *wl)
  * @dir: a Hugging Face CLIP folder (config.json, model.safetensors, and
  *   optionally preprocessor_config.json, vocab.json + merges.txt)
  * @device: where to run
- * @weights: %VLM_DTYPE_F32, or %VLM_DTYPE_F16 to store matmul weights in
- *   half precision (the device must support it)
+ * @weights: %VLM_DTYPE_F32, or %VLM_DTYPE_F16 or %VLM_DTYPE_BF16 to store
+ *   matmul weights in half precision (the device must support it: see
+ *   vlm_op_matmul_supports_weights())
  * @error: return location for a #GError
  *
  * Loads the configuration, every weight (shapes checked against the
@@ -82,14 +83,15 @@ vlm_clip_model_load (const gchar *dir, VlmDevice *device, VlmDType weights, GErr
                  "is not a directory)", dir);
     return NULL;
   }
-  if (weights != VLM_DTYPE_F32 && weights != VLM_DTYPE_F16) {
-    g_set_error (error, VLM_ERROR, VLM_ERROR_INVALID_ARGUMENT, "%s: weights must be f32 or f16",
-                 dir);
+  if (weights != VLM_DTYPE_F32 && weights != VLM_DTYPE_F16 && weights != VLM_DTYPE_BF16) {
+    g_set_error (error, VLM_ERROR, VLM_ERROR_INVALID_ARGUMENT, "%s: weights must be f32, f16 "
+                 "or bf16", dir);
     return NULL;
   }
-  if (weights == VLM_DTYPE_F16 && !vlm_device_supports_f16 (device)) {
-    g_set_error (error, VLM_ERROR, VLM_ERROR_UNSUPPORTED, "%s: f16 weights requested but %s has "
-                 "no f16 support", dir, vlm_device_get_name (device));
+  if (!vlm_op_matmul_supports_weights (device, weights)) {
+    g_set_error (error, VLM_ERROR, VLM_ERROR_UNSUPPORTED, "%s: %s weights requested but %s has "
+                 "no %s support", dir, vlm_dtype_to_string (weights),
+                 vlm_device_get_name (device), vlm_dtype_to_string (weights));
     return NULL;
   }
   VlmClipModel *m = g_new0 (VlmClipModel, 1);

@@ -1,0 +1,255 @@
+/* gst-vlm engine — CPU backend: bf16 matmul on AMX tiles.
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ *
+ * Built with -mamx-tile -mamx-bf16 -mavx512f -mavx512bf16 (and the flags of
+ * cpu-gemm-avx512.c); called only after vlm_cpu_amx_init() said yes.
+ *
+ * y = act(x·wᵀ + bias) + residual with w in bf16, packed by cpu-gemm.c in
+ * panels of 32 columns with pairs of consecutive k side by side
+ * ([Kp/2][32][2], Kp = K rounded up to 32, zeros past K and N), which is
+ * the layout a TDPBF16PS B tile reads. x is rounded to bf16 (nearest even)
+ * into row-major scratch [Mp][Kp], M rounded up to 32 with zero rows. Sums
+ * are f32 (the products of two bf16 are exact in f32), so the only rounding
+ * beyond an f32 matmul is x's to 8 bits of mantissa.
+ *
+ * Tiles: tmm0–3 hold the sums of a 32 × 32 block of y (two halves of rows ×
+ * two halves of columns), tmm4–5 16 rows × 32 k of x each, tmm6–7 16
+ * k-pairs × 16 columns of the panel each; per 32 k: 4 tile loads, 4
+ * TDPBF16PS. Work is split into tasks of a few consecutive panels × a chunk
+ * of 32-row blocks; for each panel every block of the chunk runs over the
+ * whole K (the panel stays in L2 after the first), stores its tiles to
+ * per-thread scratch, and the epilogue (bias, activation, residual, as in
+ * the AVX-512 kernel) writes y. The weights of the first block are
+ * prefetched ahead into L2, since at batch 1 they stream from memory far
+ * slower than the tiles consume them.
+ */
+#include <cpuid.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "cpu-avx512-math.h"
+
+#define NR 32
+#define BLOCK_ROWS 32
+/* Bytes of one k-step of a panel: 32 k = 16 pair rows of NR × 2 bf16. */
+#define STEP_BYTES (16 * NR * 2 * 2)
+/* How far ahead of the tiles the weights are prefetched, in bytes. */
+#define PREFETCH_AHEAD (8 * STEP_BYTES)
+/* Keep a chunk of x (bf16 rows) below this many bytes (L2). */
+#define X_CHUNK_BYTES (768 * 1024)
+#define MAX_GROUP 4
+#define TASKS_PER_THREAD 4
+
+#define ARCH_REQ_XCOMP_PERM 0x1023
+#define XFEATURE_XTILEDATA 18
+
+/* LDTILECFG's 64-byte operand. */
+typedef struct {
+  guint8 palette_id;
+  guint8 start_row;
+  guint8 reserved[14];
+  guint16 colsb[16];
+  guint8 rows[16];
+} __attribute__ ((packed, aligned (64))) TileConfig;
+
+/**
+ * vlm_cpu_amx_init:
+ *
+ * Checks that the processor has AMX-TILE, AMX-BF16 and AVX512-BF16, and
+ * asks Linux for permission to use the tile registers (needed once per
+ * process, kernel 5.16 or later). VLM_CPU_NO_AMX=1 turns AMX off.
+ *
+ * Returns: %TRUE when the AMX kernels can run.
+ */
+gboolean
+vlm_cpu_amx_init (void)
+{
+  static gsize state = 0;        /* 1: usable, 2: not */
+  if (g_once_init_enter (&state)) {
+    unsigned int a, b, c, d, a1 = 0, b1, c1, d1;
+    gboolean ok = __get_cpuid_count (7, 0, &a, &b, &c, &d) &&
+        (d & (1u << 24)) && (d & (1u << 22)) &&         /* AMX-TILE, AMX-BF16 */
+        __get_cpuid_count (7, 1, &a1, &b1, &c1, &d1) && (a1 & (1u << 5));   /* AVX512-BF16 */
+    const gchar *off = g_getenv ("VLM_CPU_NO_AMX");
+    if (off && *off && g_strcmp0 (off, "0") != 0)
+      ok = FALSE;
+    if (ok && syscall (SYS_arch_prctl, ARCH_REQ_XCOMP_PERM, XFEATURE_XTILEDATA) != 0)
+      ok = FALSE;
+    g_once_init_leave (&state, ok ? 1 : 2);
+  }
+  return state == 1;
+}
+
+typedef struct {
+  gint64 M, N, K, Kp;
+  const gfloat *x;
+  guint16 *xb;             /* x in bf16, [Mp][Kp] */
+  const VlmCpuPacked *w;
+  const gfloat *bias;
+  const gfloat *residual;
+  gfloat *y;
+  VlmActivation act;
+  gint64 n_blocks;         /* of BLOCK_ROWS rows */
+  gint64 n_panels;
+  gint64 n_chunks;         /* groups of consecutive blocks */
+  gint64 group;            /* consecutive panels per task */
+  gint64 n_groups;
+  gpointer *scratch;       /* per thread: the sums of one block, [32][32] */
+} AmxJob;
+
+/* Rows [begin, end) of x to bf16; rows past M and k past K are zeros. */
+static void
+convert_rows (gpointer data, gint64 begin, gint64 end, guint thread)
+{
+  AmxJob *job = data;
+  gint64 K = job->K, Kp = job->Kp;
+  for (gint64 m = begin; m < end; m++) {
+    guint16 *dst = job->xb + m * Kp;
+    if (m >= job->M) {
+      memset (dst, 0, (gsize) Kp * 2);
+      continue;
+    }
+    const gfloat *src = job->x + m * K;
+    for (gint64 k = 0; k < Kp; k += 32) {
+      __mmask16 m0 = k + 16 <= K ? 0xffff : k >= K ? 0 : (__mmask16) ((1u << (K - k)) - 1);
+      __mmask16 m1 = k + 32 <= K ? 0xffff : k + 16 >= K ? 0 :
+          (__mmask16) ((1u << (K - k - 16)) - 1);
+      __m512 lo = _mm512_maskz_loadu_ps (m0, src + k);
+      __m512 hi = _mm512_maskz_loadu_ps (m1, src + k + 16);
+      _mm512_storeu_si512 ((void *) (dst + k), (__m512i) _mm512_cvtne2ps_pbh (hi, lo));
+    }
+  }
+}
+
+static void
+amx_task (gpointer data, gint task, guint thread)
+{
+  AmxJob *job = data;
+  gint64 N = job->N, Kp = job->Kp, steps = Kp / 32;
+  gint64 group = task % job->n_groups, chunk = task / job->n_groups;
+  gint64 p0 = group * job->group, p1 = MIN (p0 + job->group, job->n_panels);
+  gint64 b0 = job->n_blocks * chunk / job->n_chunks;
+  gint64 b1 = job->n_blocks * (chunk + 1) / job->n_chunks;
+  gsize ldx = (gsize) Kp * 2;
+  gsize panel_bytes = (gsize) Kp * NR * 2;
+  const guint8 *wbase = job->w->data;
+  const guint8 *stream_end = wbase + (gsize) p1 * panel_bytes;
+  gfloat *c = job->scratch[thread];
+
+  TileConfig cfg = { .palette_id = 1 };
+  for (gint t = 0; t < 8; t++) {
+    cfg.colsb[t] = 64;
+    cfg.rows[t] = 16;
+  }
+  _tile_loadconfig (&cfg);
+
+  for (gint64 panel = p0; panel < p1; panel++) {
+    const guint8 *wp = wbase + (gsize) panel * panel_bytes;
+    gint64 n0 = panel * NR;
+    gint n_valid = (gint) MIN (NR, N - n0);
+    __mmask16 mask0 = n_valid >= 16 ? 0xffff : (__mmask16) ((1u << n_valid) - 1);
+    __mmask16 mask1 = n_valid >= 32 ? 0xffff : n_valid <= 16 ? 0 :
+        (__mmask16) ((1u << (n_valid - 16)) - 1);
+    for (gint64 blk = b0; blk < b1; blk++) {
+      const guint8 *xa = (const guint8 *) job->xb + (gsize) blk * BLOCK_ROWS * ldx;
+      _tile_zero (0);
+      _tile_zero (1);
+      _tile_zero (2);
+      _tile_zero (3);
+      for (gint64 s = 0; s < steps; s++) {
+        const guint8 *bk = wp + (gsize) s * STEP_BYTES;
+        if (blk == b0 && bk + PREFETCH_AHEAD < stream_end)
+          for (gint l = 0; l < STEP_BYTES; l += 64)
+            _mm_prefetch ((const char *) bk + PREFETCH_AHEAD + l, _MM_HINT_T1);
+        _tile_loadd (4, xa + s * 64, ldx);
+        _tile_loadd (5, xa + 16 * ldx + s * 64, ldx);
+        _tile_loadd (6, bk, NR * 4);
+        _tile_loadd (7, bk + 64, NR * 4);
+        _tile_dpbf16ps (0, 4, 6);
+        _tile_dpbf16ps (1, 4, 7);
+        _tile_dpbf16ps (2, 5, 6);
+        _tile_dpbf16ps (3, 5, 7);
+      }
+      _tile_stored (0, c, NR * 4);
+      _tile_stored (1, c + 16, NR * 4);
+      _tile_stored (2, c + 16 * NR, NR * 4);
+      _tile_stored (3, c + 16 * NR + 16, NR * 4);
+
+      gint64 r0 = blk * BLOCK_ROWS, r1 = MIN (r0 + BLOCK_ROWS, job->M);
+      const gfloat *bias = job->bias ? job->bias + n0 : NULL;
+      for (gint64 r = r0; r < r1; r++) {
+        const gfloat *sums = c + (r - r0) * NR;
+        gfloat *yr = job->y + r * N + n0;
+        const gfloat *res = job->residual ? job->residual + r * N + n0 : NULL;
+        store16 (_mm512_load_ps (sums), yr, bias, res, mask0, job->act);
+        if (mask1)
+          store16 (_mm512_load_ps (sums + 16), yr + 16, bias ? bias + 16 : NULL,
+                   res ? res + 16 : NULL, mask1, job->act);
+      }
+    }
+  }
+  _tile_release ();
+}
+
+/**
+ * vlm_cpu_matmul_amx:
+ * @device: the CPU device (op lock held), with AMX
+ * @y: output [..., N]
+ * @x: input [..., K]
+ * @w: the weight, packed bf16 with 32-column panels
+ * @bias: (nullable): [N]
+ * @residual: (nullable): shape of @y, may be @y
+ * @act: activation before the residual
+ * @error: return location for a #GError
+ *
+ * The matmul op for bf16 weights on AMX (see the top of this file).
+ *
+ * Returns: %TRUE on success; %FALSE when scratch memory ran out.
+ */
+gboolean
+vlm_cpu_matmul_amx (VlmDevice *device, VlmTensor *y, const VlmTensor *x, const VlmCpuPacked *w,
+                    const VlmTensor *bias, const VlmTensor *residual, VlmActivation act,
+                    GError **error)
+{
+  VlmCpuDevice *cpu = vlm_cpu_device (device);
+  g_assert (w->nr == NR && w->dtype == VLM_DTYPE_BF16 && w->kp % 32 == 0);
+  gint64 M = vlm_tensor_rows (x);
+  AmxJob job = {
+    .M = M, .N = w->n, .K = w->k, .Kp = w->kp,
+    .x = vlm_tensor_host_data (x),
+    .w = w,
+    .bias = bias ? vlm_tensor_host_data (bias) : NULL,
+    .residual = residual ? vlm_tensor_host_data (residual) : NULL,
+    .y = vlm_tensor_host_data (y),
+    .act = act,
+    .n_blocks = (M + BLOCK_ROWS - 1) / BLOCK_ROWS,
+    .n_panels = (w->n + NR - 1) / NR,
+  };
+  guint n_threads = vlm_cpu_pool_n_threads (cpu->pool);
+  gint64 chunk_blocks = MAX (1, X_CHUNK_BYTES / (job.Kp * 2 * BLOCK_ROWS));
+  job.n_chunks = (job.n_blocks + chunk_blocks - 1) / chunk_blocks;
+  while (job.n_chunks * job.n_panels < 2 * (gint64) n_threads && job.n_chunks < job.n_blocks)
+    job.n_chunks++;
+  job.group = MAX_GROUP;
+  while (job.group > 1 && job.n_chunks * ((job.n_panels + job.group - 1) / job.group) <
+         TASKS_PER_THREAD * (gint64) n_threads)
+    job.group--;
+  job.n_groups = (job.n_panels + job.group - 1) / job.group;
+  if (job.n_chunks * job.n_groups > G_MAXINT) {
+    g_set_error (error, VLM_ERROR, VLM_ERROR_INVALID_ARGUMENT, "matmul: too large for the "
+                 "cpu backend (%" G_GINT64_FORMAT " tasks)", job.n_chunks * job.n_groups);
+    return FALSE;
+  }
+
+  gint64 Mp = job.n_blocks * BLOCK_ROWS;
+  job.xb = vlm_cpu_shared_scratch (device, (gsize) Mp * job.Kp * 2, error);
+  if (!job.xb)
+    return FALSE;
+  job.scratch = vlm_cpu_scratch (device, BLOCK_ROWS * NR * sizeof (gfloat), error);
+  if (!job.scratch)
+    return FALSE;
+  vlm_cpu_pool_range (cpu->pool, Mp, MAX (1, 8192 / job.Kp), convert_rows, &job);
+  vlm_cpu_pool_run (cpu->pool, (gint) (job.n_chunks * job.n_groups), amx_task, &job);
+  return TRUE;
+}
