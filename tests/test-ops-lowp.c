@@ -7,7 +7,8 @@
  * (meson runs this binary once per kernel: AMX, AVX-512 without AMX, AVX2,
  * portable C) and compares against a double-precision reference on the
  * same bf16-rounded weights and against the unrounded f32 weights. Vulkan
- * must refuse bf16 weights cleanly. The tiny CLIP checkpoint
+ * must refuse bf16 weights cleanly. A packed weight's freed bytes come back
+ * when read (every weight dtype). The tiny CLIP checkpoint
  * (VLM_TEST_CLIP_MODEL) loaded with bf16 weights must give embeddings at
  * cosine ≥ 0.995 from its f32 ones (the issue's bound for varied images).
  */
@@ -277,6 +278,95 @@ test_upload_drops_packed (void)
   vt_check_nmse ("after the upload", ref, got, M * N, NMSE_BF16_SAME_WEIGHTS);
 }
 
+/* A weight that fills its own storage gives its bytes back once packed
+ * (VLM_CPU_KEEP_WEIGHTS unset); reading it again (download, another op,
+ * a view packed differently) must see the same values, and an op writing
+ * it must take effect. Every weight dtype. */
+static void
+test_release_restore (gconstpointer data)
+{
+  VlmDType dtype = GPOINTER_TO_INT (data);
+  GError *error = NULL;
+  gsize M = 7, K = 64, N = 24;
+  VtRng rng;
+  vt_rng_init (&rng, vlm_dtype_to_string (dtype));
+  g_autofree gfloat *x = vt_uniform (&rng, M * K, -1, 1);
+  g_autofree gfloat *wf = vt_uniform (&rng, N * K, -1, 1);
+  g_autofree guint8 *bits = g_malloc (N * K * 4);
+  g_autofree gfloat *wv = g_new (gfloat, N * K);     /* the values w holds */
+  for (gsize i = 0; i < N * K; i++) {
+    if (dtype == VLM_DTYPE_BF16) {
+      guint16 h = bf16_round (wf[i]);
+      memcpy (bits + 2 * i, &h, 2);
+      wv[i] = bf16_value (h);
+    } else if (dtype == VLM_DTYPE_F16) {
+      guint16 h;
+      vt_to_f16 (wf + i, 1, &h, wv + i);
+      memcpy (bits + 2 * i, &h, 2);
+    } else {
+      memcpy (bits + 4 * i, wf + i, 4);
+      wv[i] = wf[i];
+    }
+  }
+  gsize wbytes = N * K * vlm_dtype_size (dtype);
+  gint64 ws[2] = { (gint64) N, (gint64) K }, xs[2] = { (gint64) M, (gint64) K };
+  gint64 ys[2] = { (gint64) M, (gint64) N };
+  g_autoptr (VlmTensor) w = vlm_tensor_new (cpu_device, dtype, 2, ws, &error);
+  g_autoptr (VlmTensor) xt = vlm_tensor_new (cpu_device, VLM_DTYPE_F32, 2, xs, &error);
+  g_autoptr (VlmTensor) y = vlm_tensor_new (cpu_device, VLM_DTYPE_F32, 2, ys, &error);
+  g_assert_no_error (error);
+  g_assert_true (vlm_tensor_upload (w, bits, wbytes, &error));
+  g_assert_true (vlm_tensor_upload (xt, x, M * K * 4, &error));
+  LowpCase c = { "release", 2, { (gint64) M, (gint64) K }, (gint64) N, FALSE, VLM_ACT_NONE, 0,
+                 0 };
+  Inputs in = { x, NULL, NULL, NULL };
+  g_autofree gfloat *ref = g_new (gfloat, M * N);
+  g_autofree gfloat *got = g_new (gfloat, M * N);
+  reference (&c, &in, wv, M, K, ref);
+  gdouble limit = dtype == VLM_DTYPE_BF16 ? NMSE_BF16_SAME_WEIGHTS : VT_NMSE_MATMUL;
+
+  /* Packs w (and frees its bytes), twice from the cache. */
+  for (gint i = 0; i < 2; i++) {
+    g_assert_true (vlm_op_matmul (y, xt, w, NULL, NULL, VLM_ACT_NONE, &error));
+    g_assert_true (vlm_tensor_download (y, got, M * N * 4, &error));
+    vt_check_nmse ("matmul", ref, got, M * N, limit);
+  }
+  /* Its bytes come back exactly. */
+  g_autofree guint8 *back = g_malloc (wbytes);
+  g_assert_true (vlm_tensor_download (w, back, wbytes, &error));
+  g_assert_cmpmem (back, wbytes, bits, wbytes);
+  /* A view of the first rows is packed anew from them. */
+  gint64 hs[2] = { (gint64) N / 2, (gint64) K }, yhs[2] = { (gint64) M, (gint64) N / 2 };
+  g_autoptr (VlmTensor) half = vlm_tensor_view (w, 0, 2, hs, &error);
+  g_autoptr (VlmTensor) yh = vlm_tensor_new (cpu_device, VLM_DTYPE_F32, 2, yhs, &error);
+  g_assert_true (vlm_op_matmul (y, xt, w, NULL, NULL, VLM_ACT_NONE, &error));
+  g_assert_true (vlm_op_matmul (yh, xt, half, NULL, NULL, VLM_ACT_NONE, &error));
+  g_autofree gfloat *goth = g_new (gfloat, M * N / 2);
+  g_assert_true (vlm_tensor_download (yh, goth, M * N / 2 * 4, &error));
+  g_autofree gfloat *refh = g_new (gfloat, M * N / 2);
+  for (gsize m = 0; m < M; m++)
+    memcpy (refh + m * N / 2, ref + m * N, N / 2 * 4);
+  vt_check_nmse ("matmul on a view", refh, goth, M * N / 2, limit);
+
+  if (dtype == VLM_DTYPE_F32) {
+    /* An op overwrites the (packed, freed) weight: w = relu-free copy of
+     * −w via unary on a negated input, then matmul sees the new values. */
+    g_autofree gfloat *neg = g_new (gfloat, N * K);
+    for (gsize i = 0; i < N * K; i++)
+      neg[i] = -wv[i];
+    g_autoptr (VlmTensor) nt = vlm_tensor_new (cpu_device, VLM_DTYPE_F32, 2, ws, &error);
+    g_assert_true (vlm_tensor_upload (nt, neg, N * K * 4, &error));
+    g_assert_true (vlm_op_matmul (y, xt, w, NULL, NULL, VLM_ACT_NONE, &error));
+    g_assert_true (vlm_op_unary (w, nt, VLM_ACT_NONE, &error));
+    g_assert_true (vlm_op_matmul (y, xt, w, NULL, NULL, VLM_ACT_NONE, &error));
+    g_assert_true (vlm_tensor_download (y, got, M * N * 4, &error));
+    for (gsize i = 0; i < M * N; i++)
+      ref[i] = -ref[i];
+    vt_check_nmse ("matmul after an op wrote w", ref, got, M * N, limit);
+  }
+  g_assert_no_error (error);
+}
+
 /* ---- refusals ------------------------------------------------------------ */
 
 static void
@@ -426,6 +516,12 @@ main (int argc, char **argv)
     g_test_add_data_func (path, &cases[i], test_matmul);
   }
   g_test_add_func ("/lowp/bf16/upload-drops-packed", test_upload_drops_packed);
+  g_test_add_data_func ("/lowp/release-restore/bf16", GINT_TO_POINTER (VLM_DTYPE_BF16),
+                        test_release_restore);
+  g_test_add_data_func ("/lowp/release-restore/f16", GINT_TO_POINTER (VLM_DTYPE_F16),
+                        test_release_restore);
+  g_test_add_data_func ("/lowp/release-restore/f32", GINT_TO_POINTER (VLM_DTYPE_F32),
+                        test_release_restore);
   g_test_add_func ("/lowp/bf16/other-ops-refuse", test_other_ops_refuse);
   g_test_add_func ("/lowp/bf16/clip-cosine", test_clip_bf16);
   g_test_add_func ("/lowp/bf16/vulkan-refuses", test_vulkan_refuses);

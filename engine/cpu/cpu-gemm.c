@@ -81,12 +81,14 @@ packed_free (gpointer p)
  * vlm_cpu_storage_drop_packed:
  * @storage: a CPU storage
  *
- * Frees every packed copy of weights held in @storage.
+ * Frees every packed copy of weights held in @storage. Unless the storage
+ * is being freed, its bytes must be there (vlm_cpu_storage_restore()).
  */
 void
 vlm_cpu_storage_drop_packed (VlmStorage *storage)
 {
   VlmCpuStorage *cs = storage->backend;
+  cs->whole = NULL;
   if (cs->packed)
     g_hash_table_remove_all (cs->packed);
 }
@@ -159,6 +161,38 @@ pack_weight (VlmDevice *device, const VlmTensor *w, GError **error)
   return p;
 }
 
+/**
+ * vlm_cpu_unpack_weight:
+ * @p: a packed weight
+ * @dst: (out caller-allocates): N × K elements of @p's dtype
+ *
+ * Writes the weight back in its original row-major [N, K] layout (the
+ * packing only moves elements, so this is exact).
+ */
+void
+vlm_cpu_unpack_weight (const VlmCpuPacked *p, gpointer dst)
+{
+  gint64 N = p->n, K = p->k, KP = p->kp;
+  gint nr = p->nr;
+  gsize esize = vlm_dtype_size (p->dtype);
+  for (gint64 n = 0; n < N; n++) {
+    gint64 panel = n / nr;
+    gint j = (gint) (n % nr);
+    const guint8 *src = (const guint8 *) p->data + (gsize) panel * KP * nr * esize;
+    guint8 *row = (guint8 *) dst + (gsize) n * K * esize;
+    if (esize == 4) {
+      for (gint64 k = 0; k < K; k++)
+        ((gfloat *) row)[k] = ((const gfloat *) src)[k * nr + j];
+    } else if (p->dtype == VLM_DTYPE_BF16) {
+      for (gint64 k = 0; k < K; k++)
+        ((guint16 *) row)[k] = ((const guint16 *) src)[(k >> 1) * 2 * nr + 2 * j + (k & 1)];
+    } else {
+      for (gint64 k = 0; k < K; k++)
+        ((guint16 *) row)[k] = ((const guint16 *) src)[k * nr + j];
+    }
+  }
+}
+
 /* Widens @kc rows (k0 … k0 + kc − 1, k0 even) of a bf16 panel in pairs
  * layout to f32 [kc][nr]: a pair read as 32 bits holds the even k in its
  * low half and the odd k in its high half, and a bfloat16 is the high half
@@ -198,11 +232,13 @@ get_packed (VlmDevice *device, const VlmTensor *w, gboolean *owned, GError **err
   Packed *p = g_hash_table_lookup (cs->packed, &key);
   if (p)
     return p;
+  if (!vlm_cpu_storage_restore (w->storage, error))
+    return NULL;
   p = pack_weight (device, w, error);
   if (p) {
     g_hash_table_insert (cs->packed, g_memdup2 (&key, sizeof key), p);
     /* Matmul reads only the packed copy from now on. */
-    vlm_cpu_storage_release_pages (w->storage, w->offset, w->nbytes);
+    vlm_cpu_storage_packed (w->storage, w->offset, w->nbytes, p);
   }
   return p;
 }

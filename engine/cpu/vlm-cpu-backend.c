@@ -191,38 +191,91 @@ in_read_only_file_mapping (guintptr begin, guintptr end)
   return FALSE;
 }
 
+static gboolean
+keep_weights (void)
+{
+  static gsize keep = 0;
+  if (g_once_init_enter (&keep)) {
+    const gchar *env = g_getenv ("VLM_CPU_KEEP_WEIGHTS");
+    g_once_init_leave (&keep, env && *env && g_strcmp0 (env, "0") != 0 ? 1 : 2);
+  }
+  return keep == 1;
+}
+
 /**
- * vlm_cpu_storage_release_pages:
- * @storage: a CPU storage
- * @offset: first byte
- * @nbytes: byte count
+ * vlm_cpu_storage_packed:
+ * @storage: a CPU storage holding a weight
+ * @offset: first byte of the weight
+ * @nbytes: its byte size
+ * @packed: its packed copy, held by the storage's cache
  *
- * Gives back to the kernel the whole pages of [@offset, @offset + @nbytes)
- * when @storage wraps a read-only file mapping (anything else is left
- * alone, as dropping its pages would lose data). Reading them later is
- * still correct: they are faulted in from the file again. Set
- * VLM_CPU_KEEP_WEIGHTS=1 to keep them.
+ * Gives back what the packed copy makes redundant: the whole pages of a
+ * read-only file mapping (read from the file again if touched), or, when
+ * @packed covers the entire storage, memory the backend owns or was handed
+ * with a destroy notify (then freed or notified now; see
+ * vlm_cpu_storage_restore()). Memory the caller keeps is left alone.
  */
 void
-vlm_cpu_storage_release_pages (VlmStorage *storage, gsize offset, gsize nbytes)
+vlm_cpu_storage_packed (VlmStorage *storage, gsize offset, gsize nbytes,
+                        const VlmCpuPacked *packed)
 {
   VlmCpuStorage *cs = storage->backend;
-  static gsize keep = 0;
-  if (g_once_init_enter (&keep))
-    g_once_init_leave (&keep, g_getenv ("VLM_CPU_KEEP_WEIGHTS") &&
-                       g_strcmp0 (g_getenv ("VLM_CPU_KEEP_WEIGHTS"), "0") != 0 ? 1 : 2);
-  if (keep == 1 || cs->alloc || cs->written || nbytes == 0)
-    return;
-  guintptr page = (guintptr) sysconf (_SC_PAGESIZE);
-  guintptr begin = (guintptr) storage->host + offset, end = begin + nbytes;
-  guintptr first = (begin + page - 1) & ~(page - 1), last = end & ~(page - 1);
-  if (last <= first)
+  if (keep_weights () || cs->written || cs->released || nbytes == 0)
     return;
   if (cs->file_backed < 0)
-    cs->file_backed = in_read_only_file_mapping ((guintptr) storage->host,
-                                                 (guintptr) storage->host + storage->nbytes);
-  if (cs->file_backed)
-    madvise ((gpointer) first, last - first, MADV_DONTNEED);
+    cs->file_backed = !cs->alloc &&
+        in_read_only_file_mapping ((guintptr) storage->host,
+                                   (guintptr) storage->host + storage->nbytes);
+  if (cs->file_backed) {
+    guintptr page = (guintptr) sysconf (_SC_PAGESIZE);
+    guintptr begin = (guintptr) storage->host + offset, end = begin + nbytes;
+    guintptr first = (begin + page - 1) & ~(page - 1), last = end & ~(page - 1);
+    if (last > first)
+      madvise ((gpointer) first, last - first, MADV_DONTNEED);
+    return;
+  }
+  if (offset != 0 || nbytes != storage->nbytes)
+    return;
+  if (cs->alloc) {
+    free (cs->alloc);
+    cs->alloc = NULL;
+  } else if (cs->notify) {
+    cs->notify (cs->notify_data);
+    cs->notify = NULL;
+  } else {
+    return;
+  }
+  storage->host = NULL;
+  cs->released = TRUE;
+  cs->whole = packed;
+}
+
+/**
+ * vlm_cpu_storage_restore:
+ * @storage: a CPU storage
+ * @error: return location for a #GError
+ *
+ * Rebuilds the bytes of a storage that vlm_cpu_storage_packed() freed, from
+ * its packed copy (exact: packing only moves elements).
+ *
+ * Returns: %TRUE when @storage holds its bytes; %FALSE when memory ran out.
+ */
+gboolean
+vlm_cpu_storage_restore (VlmStorage *storage, GError **error)
+{
+  VlmCpuStorage *cs = storage->backend;
+  if (!cs->released)
+    return TRUE;
+  gpointer mem = vlm_cpu_try_alloc (storage->nbytes, "a weight read again after packing",
+                                    error);
+  if (!mem)
+    return FALSE;
+  vlm_cpu_unpack_weight (cs->whole, mem);
+  cs->alloc = mem;
+  storage->host = mem;
+  cs->released = FALSE;
+  cs->whole = NULL;
+  return TRUE;
 }
 
 static VlmStorage *
@@ -272,18 +325,25 @@ cpu_storage_free (VlmDevice *device, VlmStorage *storage)
 /**
  * vlm_cpu_storage_written:
  * @storage: a storage an op is about to write
+ * @error: return location for a #GError
  *
- * Marks @storage as holding activations: its packed weight copies are
- * dropped and none is made again.
+ * Marks @storage as holding activations: its bytes are restored if they
+ * were given back, its packed weight copies are dropped and none is made
+ * again.
+ *
+ * Returns: %FALSE when memory to restore the bytes ran out.
  */
-void
-vlm_cpu_storage_written (VlmStorage *storage)
+gboolean
+vlm_cpu_storage_written (VlmStorage *storage, GError **error)
 {
   VlmCpuStorage *cs = storage->backend;
   if (!cs->written) {
+    if (!vlm_cpu_storage_restore (storage, error))
+      return FALSE;
     cs->written = TRUE;
     vlm_cpu_storage_drop_packed (storage);
   }
+  return TRUE;
 }
 
 static gboolean
@@ -292,10 +352,13 @@ cpu_upload (VlmDevice *device, VlmStorage *storage, gsize offset, gconstpointer 
 {
   VlmCpuDevice *cpu = vlm_cpu_device (device);
   g_mutex_lock (&cpu->op_lock);
-  vlm_cpu_storage_drop_packed (storage);
-  memcpy ((guint8 *) storage->host + offset, data, nbytes);
+  gboolean ok = vlm_cpu_storage_restore (storage, error);
+  if (ok) {
+    vlm_cpu_storage_drop_packed (storage);
+    memcpy ((guint8 *) storage->host + offset, data, nbytes);
+  }
   g_mutex_unlock (&cpu->op_lock);
-  return TRUE;
+  return ok;
 }
 
 static gboolean
@@ -304,9 +367,11 @@ cpu_download (VlmDevice *device, VlmStorage *storage, gsize offset, gpointer dat
 {
   VlmCpuDevice *cpu = vlm_cpu_device (device);
   g_mutex_lock (&cpu->op_lock);
-  memcpy (data, (const guint8 *) storage->host + offset, nbytes);
+  gboolean ok = vlm_cpu_storage_restore (storage, error);
+  if (ok)
+    memcpy (data, (const guint8 *) storage->host + offset, nbytes);
   g_mutex_unlock (&cpu->op_lock);
-  return TRUE;
+  return ok;
 }
 
 static gboolean
@@ -315,17 +380,20 @@ cpu_sync (VlmDevice *device, GError **error)
   return TRUE;
 }
 
-/* Every op takes the op lock and marks the storages it writes before it
- * runs (see vlm_cpu_storage_written()). */
-static VlmCpuDevice *
-op_begin (VlmDevice *device, VlmTensor *out, VlmTensor *out2)
+/* Every op takes the op lock, restores the storages it reads (see
+ * vlm_cpu_storage_restore()) and marks the storages it writes (see
+ * vlm_cpu_storage_written()) before it runs; @in holds @n_in inputs, any
+ * of them NULL. Returns FALSE (lock held) when memory ran out. */
+static gboolean
+op_begin (VlmCpuDevice *cpu, GError **error, VlmTensor *out, VlmTensor *out2,
+          const VlmTensor *const *in, gsize n_in)
 {
-  VlmCpuDevice *cpu = vlm_cpu_device (device);
   g_mutex_lock (&cpu->op_lock);
-  vlm_cpu_storage_written (out->storage);
-  if (out2)
-    vlm_cpu_storage_written (out2->storage);
-  return cpu;
+  for (gsize i = 0; i < n_in; i++)
+    if (in[i] && !vlm_cpu_storage_restore (in[i]->storage, error))
+      return FALSE;
+  return vlm_cpu_storage_written (out->storage, error) &&
+      (!out2 || vlm_cpu_storage_written (out2->storage, error));
 }
 
 static gboolean
@@ -335,12 +403,19 @@ op_end (VlmCpuDevice *cpu, gboolean ok)
   return ok;
 }
 
+#define OP_BEGIN(out, out2, ...) \
+  VlmCpuDevice *cpu = vlm_cpu_device (device); \
+  const VlmTensor *const inputs[] = { __VA_ARGS__ }; \
+  if (!op_begin (cpu, error, out, out2, inputs, G_N_ELEMENTS (inputs))) \
+    return op_end (cpu, FALSE)
+
 static gboolean
 op_matmul (VlmDevice *device, VlmTensor *y, const VlmTensor *x, const VlmTensor *w,
            const VlmTensor *bias, const VlmTensor *residual, VlmActivation act,
            GError **error)
 {
-  VlmCpuDevice *cpu = op_begin (device, y, NULL);
+  /* w is restored by the matmul only if it has to be packed again. */
+  OP_BEGIN (y, NULL, x, bias, residual);
   return op_end (cpu, vlm_cpu_matmul (device, y, x, w, bias, residual, act, error));
 }
 
@@ -348,7 +423,7 @@ static gboolean
 op_layernorm (VlmDevice *device, VlmTensor *y, const VlmTensor *x, const VlmTensor *gamma,
               const VlmTensor *beta, gfloat eps, GError **error)
 {
-  VlmCpuDevice *cpu = op_begin (device, y, NULL);
+  OP_BEGIN (y, NULL, x, gamma, beta);
   return op_end (cpu, vlm_cpu_layernorm (device, y, x, gamma, beta, eps, error));
 }
 
@@ -356,7 +431,7 @@ static gboolean
 op_softmax (VlmDevice *device, VlmTensor *y, const VlmTensor *x, gfloat scale,
             const VlmTensor *mask, gboolean causal, GError **error)
 {
-  VlmCpuDevice *cpu = op_begin (device, y, NULL);
+  OP_BEGIN (y, NULL, x, mask);
   return op_end (cpu, vlm_cpu_softmax (device, y, x, scale, mask, causal, error));
 }
 
@@ -364,7 +439,7 @@ static gboolean
 op_unary (VlmDevice *device, VlmTensor *y, const VlmTensor *x, VlmActivation act,
           GError **error)
 {
-  VlmCpuDevice *cpu = op_begin (device, y, NULL);
+  OP_BEGIN (y, NULL, x);
   return op_end (cpu, vlm_cpu_unary (device, y, x, act, error));
 }
 
@@ -372,7 +447,7 @@ static gboolean
 op_binary (VlmDevice *device, VlmTensor *y, const VlmTensor *a, const VlmTensor *b,
            VlmBinaryOp op, GError **error)
 {
-  VlmCpuDevice *cpu = op_begin (device, y, NULL);
+  OP_BEGIN (y, NULL, a, b);
   return op_end (cpu, vlm_cpu_binary (device, y, a, b, op, error));
 }
 
@@ -380,7 +455,7 @@ static gboolean
 op_attention (VlmDevice *device, VlmTensor *out, const VlmTensor *q, const VlmTensor *k,
               const VlmTensor *v, const VlmAttentionParams *params, GError **error)
 {
-  VlmCpuDevice *cpu = op_begin (device, out, NULL);
+  OP_BEGIN (out, NULL, q, k, v);
   return op_end (cpu, vlm_cpu_attention (device, out, q, k, v, params, error));
 }
 
@@ -388,7 +463,7 @@ static gboolean
 op_patchify (VlmDevice *device, VlmTensor *patches, const VlmTensor *image, gint patch,
              GError **error)
 {
-  VlmCpuDevice *cpu = op_begin (device, patches, NULL);
+  OP_BEGIN (patches, NULL, image);
   return op_end (cpu, vlm_cpu_patchify (device, patches, image, patch, error));
 }
 
@@ -396,7 +471,7 @@ static gboolean
 op_gather_rows (VlmDevice *device, VlmTensor *y, const VlmTensor *table, const VlmTensor *ids,
                 GError **error)
 {
-  VlmCpuDevice *cpu = op_begin (device, y, NULL);
+  OP_BEGIN (y, NULL, table, ids);
   return op_end (cpu, vlm_cpu_gather_rows (device, y, table, ids, error));
 }
 
@@ -404,7 +479,7 @@ static gboolean
 op_topk (VlmDevice *device, VlmTensor *values, VlmTensor *indices, const VlmTensor *x, gint k,
          GError **error)
 {
-  VlmCpuDevice *cpu = op_begin (device, values, indices);
+  OP_BEGIN (values, indices, x);
   return op_end (cpu, vlm_cpu_topk (device, values, indices, x, k, error));
 }
 
@@ -412,7 +487,7 @@ static gboolean
 op_preprocess (VlmDevice *device, VlmTensor *out, const VlmTensor *src,
                const VlmImageParams *params, GError **error)
 {
-  VlmCpuDevice *cpu = op_begin (device, out, NULL);
+  OP_BEGIN (out, NULL, src);
   return op_end (cpu, vlm_cpu_preprocess (device, out, src, params, error));
 }
 

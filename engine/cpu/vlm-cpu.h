@@ -147,20 +147,35 @@ typedef struct {
   gboolean written;        /* an op has written it: not a weight, never cached */
   GHashTable *packed;      /* VlmCpuPackKey → packed weight */
   gint file_backed;        /* -1 unknown, 0 no, 1 a read-only file mapping */
+  /* The bytes were given back after packing (host is NULL): @whole, a
+   * packed copy of the entire storage, is the only copy until
+   * vlm_cpu_storage_restore(). */
+  gboolean released;
+  const struct _VlmCpuPacked *whole;
 } VlmCpuStorage;
 
 /* Called by every op on each tensor it writes, before writing: drops
  * packed copies of the storage and stops it from being cached again. */
-void vlm_cpu_storage_written (VlmStorage *storage);
+gboolean vlm_cpu_storage_written (VlmStorage *storage, GError **error);
 
 /* Drops the packed copies of a storage (on upload and free). */
 void vlm_cpu_storage_drop_packed (VlmStorage *storage);
 
-/* Once a weight is packed its original bytes are not read again by
- * matmul: when they are pages of a read-only file mapping (weights used in
- * place from a safetensors file), this gives those pages back to the
- * kernel; they are read from the file again if anything touches them. */
-void vlm_cpu_storage_release_pages (VlmStorage *storage, gsize offset, gsize nbytes);
+/* Called when [offset, offset + nbytes) of @storage has been packed as
+ * @packed (now in its cache): matmul does not read the original again, so
+ * it is given back — pages of a read-only file mapping (weights used in
+ * place from a safetensors file) to the kernel, which reads them from the
+ * file again if they are touched; memory the backend owns or was handed
+ * (converted weights) is freed when @packed covers the whole storage, and
+ * rebuilt from it by vlm_cpu_storage_restore() if anything reads it
+ * later. VLM_CPU_KEEP_WEIGHTS=1 keeps everything. */
+void vlm_cpu_storage_packed (VlmStorage *storage, gsize offset, gsize nbytes,
+                             const struct _VlmCpuPacked *packed);
+
+/* Gives @storage its bytes back after vlm_cpu_storage_packed() freed them
+ * (a no-op otherwise). Every op calls it for the storages it reads or
+ * writes, as do download and upload. Returns FALSE when memory ran out. */
+gboolean vlm_cpu_storage_restore (VlmStorage *storage, GError **error);
 
 /* ---- packed matmul weights (cpu-gemm.c) ---- */
 
@@ -172,13 +187,15 @@ void vlm_cpu_storage_release_pages (VlmStorage *storage, gsize offset, gsize nby
  * k-major: f32 and f16 as [ceil(N / nr)][K][nr]; bf16 with consecutive
  * pairs of k side by side, [ceil(N / nr)][kp / 2][nr][2]. Columns past N
  * and k past K are zero. */
-typedef struct {
+typedef struct _VlmCpuPacked {
   gint64 n, k;
   gint64 kp;               /* K, or for bf16 K rounded up to VLM_CPU_BF16_KSTEP */
   gint nr;
   VlmDType dtype;
   gpointer data;
 } VlmCpuPacked;
+
+void vlm_cpu_unpack_weight (const VlmCpuPacked *p, gpointer dst);
 
 #ifdef VLM_CPU_HAVE_X86
 /* AMX (cpu-gemm-amx.c). */

@@ -9,6 +9,10 @@
  */
 #include <string.h>
 #include <json-glib/json-glib.h>
+#ifdef G_OS_UNIX
+#include <sys/mman.h>
+#include <unistd.h>
+#endif
 
 #include "vlm-json.h"
 #include "vlm-safetensors.h"
@@ -435,6 +439,23 @@ to_f32 (const VlmStEntry *e, gfloat *dst, gsize n)
   }
 }
 
+/* A tensor loaded as a converted copy never reads its bytes in the file
+ * again: the whole pages of the mapping inside the entry go back to the
+ * kernel (the mapping is read-only, so touching them later reads the file
+ * again), or a model converted at load time would keep the whole file in
+ * memory next to its converted weights. */
+static void
+release_entry_pages (const VlmStEntry *e)
+{
+#ifdef G_OS_UNIX
+  guintptr page = (guintptr) sysconf (_SC_PAGESIZE);
+  guintptr begin = (guintptr) e->data, end = begin + e->nbytes;
+  guintptr first = (begin + page - 1) & ~(page - 1), last = end & ~(page - 1);
+  if (last > first)
+    madvise ((gpointer) first, last - first, MADV_DONTNEED);
+#endif
+}
+
 static void
 unref_file (gpointer st)
 {
@@ -514,5 +535,6 @@ vlm_safetensors_load (VlmSafetensors *st, const gchar *name, VlmDevice *device, 
       buf = f;
     }
   }
+  release_entry_pages (e);
   return vlm_tensor_new_from_data (device, dtype, ndim, shape, buf, g_free, buf, error);
 }
