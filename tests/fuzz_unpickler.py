@@ -638,7 +638,8 @@ def main() -> int:
     parser.add_argument("--seed", type=int, default=None, help="random seed (default: time)")
     parser.add_argument("--timeout", type=float, default=10.0, help="seconds per input")
     parser.add_argument("--memory-mb", type=int, default=3072,
-                        help="address-space limit of this process (default 3072)")
+                        help="address-space limit of this process (default 3072; 0: none;"
+                             " not set under ASan)")
     parser.add_argument("--rss-mb", type=int, default=1024,
                         help="peak RSS an input may cause (default 1024)")
     parser.add_argument("--findings", default="/tmp/fuzz-unpickler",
@@ -651,8 +652,11 @@ def main() -> int:
 
     warnings.simplefilter("ignore")         # zipfile's "Duplicate name" when writing inputs
     sys.unraisablehook = lambda unraisable: None    # CPython's own complaints on odd pickles
-    limit = args.memory_mb << 20
-    resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+    with open("/proc/self/maps") as f:
+        asan = any("asan" in line for line in f)       # LD_PRELOADed by .ci/sanitize
+    if args.memory_mb > 0 and not asan:             # ASan's shadow memory needs terabytes
+        limit = args.memory_mb << 20
+        resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
     signal.signal(signal.SIGALRM, _on_alarm)
     sys.setrecursionlimit(max(sys.getrecursionlimit(), 1000))
     seed = args.seed if args.seed is not None else int(time.time())
