@@ -1055,7 +1055,7 @@ read_gzip (const gchar *path, GError **error)
     }
     g_byte_array_append (out, buf, n);
   }
-  if (memchr (out->data, '\0', out->len)) {
+  if (out->len > 0 && memchr (out->data, '\0', out->len)) {   /* data is NULL when empty */
     g_set_error (error, VLM_ERROR, VLM_ERROR_FORMAT, "%s: binary data (a NUL byte) in the "
                  "vocabulary text", path);
     return NULL;
