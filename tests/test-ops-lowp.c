@@ -7,7 +7,8 @@
  * (meson runs this binary once per kernel: AMX, AVX-512 without AMX, AVX2,
  * portable C) and compares against a double-precision reference on the
  * same bf16-rounded weights and against the unrounded f32 weights. Vulkan
- * must refuse bf16 weights cleanly. A packed weight's freed bytes come back
+ * must refuse bf16 weights cleanly. f32 weights with VLM_CPU_F32_MATH=bf16x3
+ * (AMX) stay within 1e-9 NMSE. A packed weight's freed bytes come back
  * when read (every weight dtype). The tiny CLIP checkpoint
  * (VLM_TEST_CLIP_MODEL) loaded with bf16 weights must give embeddings at
  * cosine ≥ 0.995 from its f32 ones (the issue's bound for varied images).
@@ -26,6 +27,8 @@
 #define NMSE_BF16_F32_WEIGHTS  5e-4
 
 static VlmDevice *cpu_device;
+/* The CPU device with VLM_CPU_F32_MATH=bf16x3, or NULL without AMX. */
+static VlmDevice *x3_device;
 
 /* bf16 bits of @f, nearest even, written here independently of the engine. */
 static guint16
@@ -163,26 +166,32 @@ typedef struct {
 } Inputs;
 
 static gboolean
-run (const LowpCase *c, const Inputs *in, VlmTensor *w, gfloat *y)
+run_on (VlmDevice *dev, const LowpCase *c, const Inputs *in, VlmTensor *w, gfloat *y)
 {
   GError *error = NULL;
   gint64 yshape[3];
   for (gint i = 0; i < c->ndim; i++)
     yshape[i] = c->xshape[i];
   yshape[c->ndim - 1] = c->N;
-  g_autoptr (VlmTensor) xt = guarded (cpu_device, VLM_DTYPE_F32, c->ndim, c->xshape, in->x,
+  g_autoptr (VlmTensor) xt = guarded (dev, VLM_DTYPE_F32, c->ndim, c->xshape, in->x,
                                       c->offset);
-  g_autoptr (VlmTensor) bt = c->bias ? guarded (cpu_device, VLM_DTYPE_F32, 1, &c->N, in->bias,
+  g_autoptr (VlmTensor) bt = c->bias ? guarded (dev, VLM_DTYPE_F32, 1, &c->N, in->bias,
                                                 c->offset) : NULL;
-  g_autoptr (VtOut) out = vt_out_new (cpu_device, VLM_DTYPE_F32, c->ndim, yshape,
+  g_autoptr (VtOut) out = vt_out_new (dev, VLM_DTYPE_F32, c->ndim, yshape,
                                       c->residual == 2 ? in->residual : NULL);
   g_autoptr (VlmTensor) rt = NULL;
   if (c->residual == 1)
-    rt = guarded (cpu_device, VLM_DTYPE_F32, c->ndim, yshape, in->residual, c->offset);
+    rt = guarded (dev, VLM_DTYPE_F32, c->ndim, yshape, in->residual, c->offset);
   else if (c->residual == 2)
     rt = vlm_tensor_ref (out->t);
   gboolean ok = vlm_op_matmul (out->t, xt, w, bt, rt, c->act, &error);
   return vt_op_ok ("matmul", ok, &error) && vt_out_read (out, y, "matmul output");
+}
+
+static gboolean
+run (const LowpCase *c, const Inputs *in, VlmTensor *w, gfloat *y)
+{
+  return run_on (cpu_device, c, in, w, y);
 }
 
 static void
@@ -240,6 +249,41 @@ test_matmul (gconstpointer data)
   /* Again with the packed weight from the cache. */
   g_autofree gfloat *again = g_new (gfloat, M * N);
   if (run (c, &in, wt, again))
+    vt_check_exact_f32 ("second call (cached packing)", got, again, M * N);
+}
+
+/* f32 weights with VLM_CPU_F32_MATH=bf16x3: x and w split into two bf16
+ * each, three AMX products; about 16 bits of mantissa per product. */
+#define NMSE_BF16X3 1e-9
+
+static void
+test_matmul_bf16x3 (gconstpointer data)
+{
+  const LowpCase *c = data;
+  if (!x3_device) {
+    g_test_skip ("no AMX: VLM_CPU_F32_MATH=bf16x3 falls back to strict f32");
+    return;
+  }
+  VtRng rng;
+  vt_rng_init (&rng, c->name);
+  gsize K = (gsize) c->xshape[c->ndim - 1], N = (gsize) c->N;
+  gsize M = (gsize) vt_numel (c->ndim, c->xshape) / K;
+  g_autofree gfloat *x = vt_uniform (&rng, M * K, -1, 1);
+  g_autofree gfloat *w = vt_uniform (&rng, N * K, -1, 1);
+  g_autofree gfloat *bias = vt_uniform (&rng, N, -1, 1);
+  g_autofree gfloat *residual = vt_uniform (&rng, M * N, -1, 1);
+  Inputs in = { x, bias, residual, NULL };
+  g_autofree gfloat *ref = g_new (gfloat, M * N);
+  g_autofree gfloat *got = g_new (gfloat, M * N);
+  reference (c, &in, w, M, K, ref);
+  gint64 wshape[2] = { c->N, (gint64) K };
+  g_autoptr (VlmTensor) wt = guarded (x3_device, VLM_DTYPE_F32, 2, wshape, w, c->offset);
+  if (!run_on (x3_device, c, &in, wt, got))
+    return;
+  vt_check_finite ("output", got, M * N);
+  vt_check_nmse ("vs naive", ref, got, M * N, NMSE_BF16X3);
+  g_autofree gfloat *again = g_new (gfloat, M * N);
+  if (run_on (x3_device, c, &in, wt, again))
     vt_check_exact_f32 ("second call (cached packing)", got, again, M * N);
 }
 
@@ -509,11 +553,22 @@ main (int argc, char **argv)
   g_assert_no_error (error);
   g_test_message ("device: %s", vlm_device_get_name (cpu_device));
   g_assert_true (vlm_op_matmul_supports_weights (cpu_device, VLM_DTYPE_BF16));
+  if (strstr (vlm_device_get_name (cpu_device), "amx")) {
+    g_setenv ("VLM_CPU_F32_MATH", "bf16x3", TRUE);
+    x3_device = vlm_device_open ("cpu", &error);
+    g_assert_no_error (error);
+    g_unsetenv ("VLM_CPU_F32_MATH");
+    g_assert_nonnull (strstr (vlm_device_get_name (x3_device), "bf16x3"));
+  }
 
   g_test_add_func ("/lowp/bf16/convert", test_convert);
   for (gsize i = 0; i < G_N_ELEMENTS (cases); i++) {
     g_autofree gchar *path = g_strdup_printf ("/lowp/bf16/matmul/%s", cases[i].name);
     g_test_add_data_func (path, &cases[i], test_matmul);
+  }
+  for (gsize i = 0; i < G_N_ELEMENTS (cases); i++) {
+    g_autofree gchar *path = g_strdup_printf ("/lowp/f32-bf16x3/matmul/%s", cases[i].name);
+    g_test_add_data_func (path, &cases[i], test_matmul_bf16x3);
   }
   g_test_add_func ("/lowp/bf16/upload-drops-packed", test_upload_drops_packed);
   g_test_add_data_func ("/lowp/release-restore/bf16", GINT_TO_POINTER (VLM_DTYPE_BF16),
@@ -526,6 +581,7 @@ main (int argc, char **argv)
   g_test_add_func ("/lowp/bf16/clip-cosine", test_clip_bf16);
   g_test_add_func ("/lowp/bf16/vulkan-refuses", test_vulkan_refuses);
   int status = g_test_run ();
+  g_clear_pointer (&x3_device, vlm_device_unref);
   vlm_device_unref (cpu_device);
   return status;
 }

@@ -286,12 +286,26 @@ cosine (const gfloat *a, const gfloat *b, gint n)
 }
 
 /* Embeds the same inputs with @m and with the folder loaded again in f32
- * on the same device; records min and mean cosine. */
+ * on the same kind of device (for the CPU one with strict f32 math, even
+ * when VLM_CPU_F32_MATH chose otherwise); records min and mean cosine. */
 static gboolean
 compare_clip (Bench *b, VlmClipModel *m, GError **error)
 {
-  g_autoptr (VlmClipModel) ref = vlm_clip_model_load (b->opt.model, b->dev, VLM_DTYPE_F32,
-                                                      error);
+  g_autoptr (VlmDevice) dev = NULL;
+  if (vlm_device_get_backend (b->dev) == VLM_BACKEND_CPU) {
+    g_autofree gchar *math = g_strdup (g_getenv ("VLM_CPU_F32_MATH"));
+    g_setenv ("VLM_CPU_F32_MATH", "strict", TRUE);
+    dev = vlm_device_open ("cpu", error);
+    if (math)
+      g_setenv ("VLM_CPU_F32_MATH", math, TRUE);
+    else
+      g_unsetenv ("VLM_CPU_F32_MATH");
+    if (!dev)
+      return FALSE;
+  } else {
+    dev = vlm_device_ref (b->dev);
+  }
+  g_autoptr (VlmClipModel) ref = vlm_clip_model_load (b->opt.model, dev, VLM_DTYPE_F32, error);
   if (!ref)
     return FALSE;
   const VlmClipConfig *cfg = vlm_clip_model_get_config (m);
@@ -618,8 +632,8 @@ print_text (Bench *b, const gchar *cpu, const gchar *features, const gchar *load
   if (!b->clear_refs)
     printf ("\n(peak RSS could not be reset between phases: each figure is the process peak)\n");
   if (b->n_compared_images)
-    printf ("\ncosine against f32 weights: images min %.6f mean %.6f (%d), texts min %.6f "
-            "mean %.6f (%d)\n", b->image_cos_min, b->image_cos_mean, b->n_compared_images,
+    printf ("\ncosine against f32 weights, strict f32 math: images min %.7f mean %.7f (%d), "
+            "texts min %.7f mean %.7f (%d)\n", b->image_cos_min, b->image_cos_mean, b->n_compared_images,
             b->text_cos_min, b->text_cos_mean, b->n_compared_texts);
 }
 

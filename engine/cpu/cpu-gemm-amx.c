@@ -85,6 +85,8 @@ typedef struct {
   gint64 M, N, K, Kp;
   const gfloat *x;
   guint16 *xb;             /* x in bf16, [Mp][Kp] */
+  gboolean split;          /* bf16x3: w and x as hi + lo bf16 */
+  guint16 *xl;             /* with split: x − hi in bf16, [Mp][Kp] */
   const VlmCpuPacked *w;
   const gfloat *bias;
   const gfloat *residual;
@@ -106,8 +108,11 @@ convert_rows (gpointer data, gint64 begin, gint64 end, guint thread)
   gint64 K = job->K, Kp = job->Kp;
   for (gint64 m = begin; m < end; m++) {
     guint16 *dst = job->xb + m * Kp;
+    guint16 *rest = job->split ? job->xl + m * Kp : NULL;
     if (m >= job->M) {
       memset (dst, 0, (gsize) Kp * 2);
+      if (rest)
+        memset (rest, 0, (gsize) Kp * 2);
       continue;
     }
     const gfloat *src = job->x + m * K;
@@ -115,9 +120,19 @@ convert_rows (gpointer data, gint64 begin, gint64 end, guint thread)
       __mmask16 m0 = k + 16 <= K ? 0xffff : k >= K ? 0 : (__mmask16) ((1u << (K - k)) - 1);
       __mmask16 m1 = k + 32 <= K ? 0xffff : k + 16 >= K ? 0 :
           (__mmask16) ((1u << (K - k - 16)) - 1);
-      __m512 lo = _mm512_maskz_loadu_ps (m0, src + k);
-      __m512 hi = _mm512_maskz_loadu_ps (m1, src + k + 16);
-      _mm512_storeu_si512 ((void *) (dst + k), (__m512i) _mm512_cvtne2ps_pbh (hi, lo));
+      __m512 v0 = _mm512_maskz_loadu_ps (m0, src + k);
+      __m512 v1 = _mm512_maskz_loadu_ps (m1, src + k + 16);
+      __m512i h = (__m512i) _mm512_cvtne2ps_pbh (v1, v0);
+      _mm512_storeu_si512 ((void *) (dst + k), h);
+      if (rest) {
+        /* What the bf16 leaves out: v − hi, itself rounded to bf16. */
+        __m512 h0 = _mm512_castsi512_ps (_mm512_slli_epi32 (
+            _mm512_cvtepu16_epi32 (_mm512_castsi512_si256 (h)), 16));
+        __m512 h1 = _mm512_castsi512_ps (_mm512_slli_epi32 (
+            _mm512_cvtepu16_epi32 (_mm512_extracti64x4_epi64 (h, 1)), 16));
+        _mm512_storeu_si512 ((void *) (rest + k), (__m512i) _mm512_cvtne2ps_pbh (
+            _mm512_sub_ps (v1, h1), _mm512_sub_ps (v0, h0)));
+      }
     }
   }
 }
@@ -132,7 +147,9 @@ amx_task (gpointer data, gint task, guint thread)
   gint64 b0 = job->n_blocks * chunk / job->n_chunks;
   gint64 b1 = job->n_blocks * (chunk + 1) / job->n_chunks;
   gsize ldx = (gsize) Kp * 2;
-  gsize panel_bytes = (gsize) Kp * NR * 2;
+  /* Bytes of one k-step of the panel: hi, and with split lo after it. */
+  gsize step_bytes = job->split ? 2 * STEP_BYTES : STEP_BYTES;
+  gsize panel_bytes = (gsize) (Kp / 32) * step_bytes;
   const guint8 *wbase = job->w->data;
   const guint8 *stream_end = wbase + (gsize) p1 * panel_bytes;
   gfloat *c = job->scratch[thread];
@@ -153,19 +170,42 @@ amx_task (gpointer data, gint task, guint thread)
         (__mmask16) ((1u << (n_valid - 16)) - 1);
     for (gint64 blk = b0; blk < b1; blk++) {
       const guint8 *xa = (const guint8 *) job->xb + (gsize) blk * BLOCK_ROWS * ldx;
+      const guint8 *xr = job->split ? (const guint8 *) job->xl + (gsize) blk * BLOCK_ROWS * ldx
+          : NULL;
       _tile_zero (0);
       _tile_zero (1);
       _tile_zero (2);
       _tile_zero (3);
       for (gint64 s = 0; s < steps; s++) {
-        const guint8 *bk = wp + (gsize) s * STEP_BYTES;
+        const guint8 *bk = wp + (gsize) s * step_bytes;
         if (blk == b0 && bk + PREFETCH_AHEAD < stream_end)
-          for (gint l = 0; l < STEP_BYTES; l += 64)
+          for (gsize l = 0; l < step_bytes; l += 64)
             _mm_prefetch ((const char *) bk + PREFETCH_AHEAD + l, _MM_HINT_T1);
         _tile_loadd (4, xa + s * 64, ldx);
         _tile_loadd (5, xa + 16 * ldx + s * 64, ldx);
-        _tile_loadd (6, bk, NR * 4);
-        _tile_loadd (7, bk + 64, NR * 4);
+        if (xr) {
+          /* bf16x3: x·w ≈ x_hi·w_lo + x_lo·w_hi + x_hi·w_hi (x_lo·w_lo,
+           * 2^-16 relative, left out); small terms first. */
+          _tile_loadd (6, bk + STEP_BYTES, NR * 4);
+          _tile_loadd (7, bk + STEP_BYTES + 64, NR * 4);
+          _tile_dpbf16ps (0, 4, 6);
+          _tile_dpbf16ps (1, 4, 7);
+          _tile_dpbf16ps (2, 5, 6);
+          _tile_dpbf16ps (3, 5, 7);
+          _tile_loadd (4, xr + s * 64, ldx);
+          _tile_loadd (5, xr + 16 * ldx + s * 64, ldx);
+          _tile_loadd (6, bk, NR * 4);
+          _tile_loadd (7, bk + 64, NR * 4);
+          _tile_dpbf16ps (0, 4, 6);
+          _tile_dpbf16ps (1, 4, 7);
+          _tile_dpbf16ps (2, 5, 6);
+          _tile_dpbf16ps (3, 5, 7);
+          _tile_loadd (4, xa + s * 64, ldx);
+          _tile_loadd (5, xa + 16 * ldx + s * 64, ldx);
+        } else {
+          _tile_loadd (6, bk, NR * 4);
+          _tile_loadd (7, bk + 64, NR * 4);
+        }
         _tile_dpbf16ps (0, 4, 6);
         _tile_dpbf16ps (1, 4, 7);
         _tile_dpbf16ps (2, 5, 6);
@@ -213,12 +253,13 @@ vlm_cpu_matmul_amx (VlmDevice *device, VlmTensor *y, const VlmTensor *x, const V
                     GError **error)
 {
   VlmCpuDevice *cpu = vlm_cpu_device (device);
-  g_assert (w->nr == NR && w->dtype == VLM_DTYPE_BF16 && w->kp % 32 == 0);
+  g_assert (w->nr == NR && (w->dtype == VLM_DTYPE_BF16 || w->split) && w->kp % 32 == 0);
   gint64 M = vlm_tensor_rows (x);
   AmxJob job = {
     .M = M, .N = w->n, .K = w->k, .Kp = w->kp,
     .x = vlm_tensor_host_data (x),
     .w = w,
+    .split = w->split,
     .bias = bias ? vlm_tensor_host_data (bias) : NULL,
     .residual = residual ? vlm_tensor_host_data (residual) : NULL,
     .y = vlm_tensor_host_data (y),
@@ -243,9 +284,11 @@ vlm_cpu_matmul_amx (VlmDevice *device, VlmTensor *y, const VlmTensor *x, const V
   }
 
   gint64 Mp = job.n_blocks * BLOCK_ROWS;
-  job.xb = vlm_cpu_shared_scratch (device, (gsize) Mp * job.Kp * 2, error);
+  gsize plane = (gsize) Mp * job.Kp;
+  job.xb = vlm_cpu_shared_scratch (device, (job.split ? 2 : 1) * plane * 2, error);
   if (!job.xb)
     return FALSE;
+  job.xl = job.split ? job.xb + plane : NULL;
   job.scratch = vlm_cpu_scratch (device, BLOCK_ROWS * NR * sizeof (gfloat), error);
   if (!job.scratch)
     return FALSE;

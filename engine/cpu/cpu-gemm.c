@@ -116,7 +116,23 @@ pack_panels (gpointer data, gint64 begin, gint64 end, guint thread)
     /* Read rows of w sequentially, scatter into the k-major panel. */
     for (gint j = 0; j < cols; j++) {
       const guint8 *row = src + (gsize) (n0 + j) * K * esize;
-      if (esize == 4) {
+      if (p->split) {
+        /* hi and lo bf16 planes, 32 k of each at a time. */
+        const gfloat *r = (const gfloat *) row;
+        guint16 *d = (guint16 *) dst + 2 * j;
+        for (gint64 k = 0; k < K; k++) {
+          guint16 hi, lo;
+          gfloat rest;
+          vlm_f32_to_bf16 (&hi, &r[k], 1);
+          guint32 bits = (guint32) hi << 16;
+          memcpy (&rest, &bits, 4);
+          rest = r[k] - rest;
+          vlm_f32_to_bf16 (&lo, &rest, 1);
+          gsize at = (gsize) (k / 32) * 64 * nr + (gsize) ((k % 32) >> 1) * 2 * nr + (k & 1);
+          d[at] = hi;
+          d[at + 32 * nr] = lo;
+        }
+      } else if (esize == 4) {
         const gfloat *r = (const gfloat *) row;
         gfloat *d = (gfloat *) dst + j;
         for (gint64 k = 0; k < K; k++)
@@ -145,8 +161,9 @@ pack_weight (VlmDevice *device, const VlmTensor *w, GError **error)
   Packed *p = g_new0 (Packed, 1);
   p->n = w->shape[0];
   p->k = w->shape[1];
-  p->kp = w->dtype == VLM_DTYPE_BF16 ? (p->k + VLM_CPU_BF16_KSTEP - 1) / VLM_CPU_BF16_KSTEP *
-      VLM_CPU_BF16_KSTEP : p->k;
+  p->split = w->dtype == VLM_DTYPE_F32 && cpu->f32_bf16x3;
+  p->kp = w->dtype == VLM_DTYPE_BF16 || p->split ?
+      (p->k + VLM_CPU_BF16_KSTEP - 1) / VLM_CPU_BF16_KSTEP * VLM_CPU_BF16_KSTEP : p->k;
   p->nr = nr;
   p->dtype = w->dtype;
   gint64 n_panels = (p->n + nr - 1) / nr;
@@ -386,7 +403,7 @@ vlm_cpu_matmul (VlmDevice *device, VlmTensor *y, const VlmTensor *x, const VlmTe
   if (!packed)
     return FALSE;
 #ifdef VLM_CPU_HAVE_X86
-  if (packed->dtype == VLM_DTYPE_BF16 && cpu->amx) {
+  if ((packed->dtype == VLM_DTYPE_BF16 || packed->split) && cpu->amx) {
     gboolean ok = vlm_cpu_matmul_amx (device, y, x, packed, bias, residual, act, error);
     if (owned)
       packed_free (packed);

@@ -127,6 +127,7 @@ typedef struct {
   VlmCpuPool *pool;
   const VlmCpuIsa *isa;
   gboolean amx;            /* AMX-BF16 usable (processor and kernel), with isa avx512f */
+  gboolean f32_bf16x3;     /* f32 matmuls on AMX as three bf16 products (opt-in) */
   gpointer *scratch;       /* one buffer per pool thread (vlm_cpu_scratch()) */
   gsize scratch_bytes;
   gpointer shared;         /* one buffer for all threads (vlm_cpu_shared_scratch()) */
@@ -186,12 +187,16 @@ gboolean vlm_cpu_storage_restore (VlmStorage *storage, GError **error);
 /* A weight [N, K] repacked into panels of @nr output columns, stored
  * k-major: f32 and f16 as [ceil(N / nr)][K][nr]; bf16 with consecutive
  * pairs of k side by side, [ceil(N / nr)][kp / 2][nr][2]. Columns past N
- * and k past K are zero. */
+ * and k past K are zero. With @split (f32 weights for the bf16x3 AMX
+ * path) each f32 w is stored as two bf16, hi = bf16(w) and lo =
+ * bf16(w − hi), in the bf16 layout: per panel and per 32 k, the 16 pair
+ * rows of hi, then those of lo. */
 typedef struct _VlmCpuPacked {
   gint64 n, k;
-  gint64 kp;               /* K, or for bf16 K rounded up to VLM_CPU_BF16_KSTEP */
+  gint64 kp;               /* K, or for bf16 and split K rounded up to VLM_CPU_BF16_KSTEP */
   gint nr;
   VlmDType dtype;
+  gboolean split;
   gpointer data;
 } VlmCpuPacked;
 
