@@ -2,8 +2,8 @@
  * SPDX-License-Identifier: LGPL-2.1-or-later
  *
  * Input: a whole .safetensors file. A file that opens must describe only
- * bytes inside it: every entry's data lies in the data section, the entries
- * tile it exactly, names resolve to their own entry, and every float entry
+ * bytes inside it: the entries tile the data section exactly (8 + header
+ * length + their sizes = the file size), names resolve to their own entry, and every float entry
  * loads (as F32 and, where the device has it, F16) with its own shape, the
  * F32 copy equal to the stored bytes when they are F32. A file that does not
  * open must be refused with an error naming it.
@@ -104,6 +104,11 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
     g_assert_cmpuint (total, <=, size);
     check_entry (st, e, size);
   }
+  /* The entries tile the data section exactly: 8 + header + their bytes. */
+  guint64 hlen = 0;
+  for (gint i = 7; i >= 0; i--)
+    hlen = (hlen << 8) | data[i];
+  g_assert_cmpuint (8 + hlen + total, ==, size);
   g_assert_null (vlm_safetensors_entry (st, n));
   g_assert_null (vlm_safetensors_find (st, "\x01no such tensor"));
   (void) vlm_safetensors_metadata (st, "format");
