@@ -322,6 +322,32 @@ def pick_probes(rng: np.random.Generator, objects: list[Obj]) -> list[tuple[str,
     return probes
 
 
+def sample_crowded(seed: int, index: int, tries: int = 14) -> Scene:
+    """A crowded scene for dense pre-training: up to `tries` objects of any kind
+    (no caption-group limit), each placed if it fits; mostly small ones.
+
+    Not a captioning scene (captions may exceed the decoder limit); used for
+    per-patch shape/colour supervision.  Seeded by [seed, index, 7]."""
+    rng = np.random.default_rng([seed, index, 7])
+    colours = list(COLOURS)
+    objects: list[Obj] = []
+    for _ in range(tries):
+        shape = SHAPES[int(rng.integers(len(SHAPES)))]
+        size = "large" if rng.random() < 0.3 else "small"
+        lo, hi = RADIUS_RANGE[size]
+        for _ in range(20):
+            r = float(rng.uniform(lo, hi))
+            e = r * SHAPE_EXTENT[shape] + EDGE_MARGIN
+            obj = Obj(shape, colours[int(rng.integers(len(colours)))], size,
+                      float(rng.uniform(e, 1 - e)), float(rng.uniform(e, 1 - e)), r)
+            if fits(obj, objects):
+                objects.append(obj)
+                break
+    if not objects:
+        objects.append(Obj("circle", "red", "small", 0.5, 0.5, 0.06))
+    return Scene(pick_background(rng, objects), objects)
+
+
 def sample_scene(seed: int, index: int, n_objects: int | None = None) -> Scene:
     """Scene `index` of `seed` (deterministic; independent of other indices)."""
     rng = np.random.default_rng([seed, index])
@@ -385,28 +411,58 @@ def shape_mask(shape: str, u: np.ndarray, v: np.ndarray) -> np.ndarray:
     raise SceneError(f"unknown shape {shape!r}")
 
 
-def draw_object(img: np.ndarray, obj: Obj, side: int, ox: int, oy: int) -> None:
-    """Blend one anti-aliased object into img (float32 HxWx3) in place.
+def object_coverage(obj: Obj, side: int, ox: int, oy: int, width: int, height: int
+                    ) -> tuple[int, int, int, int, np.ndarray] | None:
+    """(x0, x1, y0, y1, coverage [y1-y0, x1-x0]) of one object, None if off canvas.
 
-    The stage is the side x side square at pixel offset (ox, oy)."""
-    h, w, _ = img.shape
+    Coverage is the 4x4-supersampled fraction of each pixel inside the shape;
+    the stage is the side x side square at pixel offset (ox, oy)."""
     cx, cy, rad = ox + obj.x * side, oy + obj.y * side, obj.r * side
     reach = obj.extent * side + 1
-    x0, x1 = max(int(cx - reach), 0), min(int(math.ceil(cx + reach)), w)
-    y0, y1 = max(int(cy - reach), 0), min(int(math.ceil(cy + reach)), h)
+    x0, x1 = max(int(cx - reach), 0), min(int(math.ceil(cx + reach)), width)
+    y0, y1 = max(int(cy - reach), 0), min(int(math.ceil(cy + reach)), height)
     if x0 >= x1 or y0 >= y1:
-        return
+        return None
     ss = SUPERSAMPLE
     xs = (np.arange(x0 * ss, x1 * ss) + 0.5) / ss
     ys = (np.arange(y0 * ss, y1 * ss) + 0.5) / ss
     u = ((xs - cx) / rad)[None, :]
     v = ((ys - cy) / rad)[:, None]
     mask = shape_mask(obj.shape, u, v).astype(np.float32)
-    cover = mask.reshape(y1 - y0, ss, x1 - x0, ss).mean(axis=(1, 3))[..., None]
+    return x0, x1, y0, y1, mask.reshape(y1 - y0, ss, x1 - x0, ss).mean(axis=(1, 3))
+
+
+def draw_object(img: np.ndarray, obj: Obj, side: int, ox: int, oy: int) -> None:
+    """Blend one anti-aliased object into img (float32 HxWx3) in place."""
+    found = object_coverage(obj, side, ox, oy, img.shape[1], img.shape[0])
+    if found is None:
+        return
+    x0, x1, y0, y1, cover = found
     colour = np.asarray(COLOURS[obj.colour], dtype=np.float32)
     region = img[y0:y1, x0:x1]
-    region *= 1.0 - cover
-    region += cover * colour
+    region *= 1.0 - cover[..., None]
+    region += cover[..., None] * colour
+
+
+def patch_labels(scene: Scene, size: int, patch: int, min_cover: float = 0.08) -> np.ndarray:
+    """Per patch of a size x size render: the label index (label_pairs order) of the
+    object covering most of it, or len(label_pairs()) for background.
+
+    Row-major over the (size // patch)^2 patches, the order of a ViT's patch
+    tokens; an object must cover at least min_cover of the patch."""
+    grid = size // patch
+    cover = np.zeros((len(scene.objects) + 1, grid * patch, grid * patch), dtype=np.float32)
+    for k, obj in enumerate(scene.objects):
+        found = object_coverage(obj, size, 0, 0, grid * patch, grid * patch)
+        if found is not None:
+            x0, x1, y0, y1, c = found
+            cover[k, y0:y1, x0:x1] = c
+    pooled = cover.reshape(len(cover), grid, patch, grid, patch).mean(axis=(2, 4))
+    pooled[-1] = min_cover
+    best = pooled.argmax(axis=0).reshape(-1)
+    index = {pair: i for i, pair in enumerate(label_pairs())}
+    ids = [index[(o.colour, o.shape)] for o in scene.objects] + [len(index)]
+    return np.array(ids, dtype=np.int64)[best]
 
 
 def render(scene: Scene, width: int, height: int | None = None) -> np.ndarray:
