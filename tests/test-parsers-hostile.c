@@ -4,6 +4,7 @@
  * Inputs too large to commit as fuzz regressions, built here: JSON nested
  * hundreds of thousands of levels deep (json-glib 1.6 overflowed the stack
  * at ~100 000), megabytes of repeated keys (json-glib was quadratic),
+ * millions of values (a 10 MB header took 430 MB as a tree),
  * sparse files of 20 GiB standing for config, vocabulary and header files
  * (must be refused from their size, without reading), numbers outside the
  * float range in configs. Every refusal must name the file and the reason,
@@ -227,6 +228,47 @@ test_json_repeated_keys (void)
 }
 
 static void
+test_json_values (void)
+{
+  /* An array holding VLM_JSON_MAX_VALUES - 1 zeros is the most accepted. */
+  GString *s = g_string_new ("[");
+  for (guint i = 0; i + 1 < VLM_JSON_MAX_VALUES; i++)
+    g_string_append (s, i ? ",0" : "0");
+  g_string_append_c (s, ']');
+  GError *error = NULL;
+  JsonNode *node = vlm_json_parse (s->str, s->len, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (json_array_get_length (json_node_get_array (node)), ==,
+                    VLM_JSON_MAX_VALUES - 1);
+  json_node_unref (node);
+  g_string_insert (s, 1, "0,");
+  g_assert_null (vlm_json_parse (s->str, s->len, &error));
+  g_assert_nonnull (strstr (error->message, "more than 1048576 values"));
+  g_clear_error (&error);
+  g_string_free (s, TRUE);
+
+  /* A 10 MB safetensors header of zeros (5 million values) was a 430 MB
+   * tree; now refused when the cap is reached. */
+  GString *h = g_string_new ("{\"a\":[");
+  for (gint i = 0; i < 5000000; i++)
+    g_string_append (h, i ? ",0" : "0");
+  g_string_append (h, "]}");
+  gchar *dir = make_dir ();
+  g_autofree gchar *path = g_build_filename (dir, "model.safetensors", NULL);
+  GString *file = g_string_new (NULL);
+  for (gint i = 0; i < 8; i++)
+    g_string_append_c (file, (gchar) ((guint64) h->len >> (8 * i)));
+  g_string_append_len (file, h->str, h->len);
+  g_assert_true (g_file_set_contents (path, file->str, file->len, NULL));
+  g_assert_null (vlm_safetensors_open (path, &error));
+  assert_refused (error, path, "more than 1048576 values");
+  g_clear_error (&error);
+  g_string_free (h, TRUE);
+  g_string_free (file, TRUE);
+  remove_dir (dir);
+}
+
+static void
 test_json_strict (void)
 {
   /* What json-glib took and JSON is not; and the edges of what JSON is. */
@@ -410,6 +452,7 @@ main (int argc, char **argv)
   g_test_init (&argc, &argv, NULL);
   g_test_add_func ("/hostile/json/depth", test_json_depth);
   g_test_add_func ("/hostile/json/repeated-keys", test_json_repeated_keys);
+  g_test_add_func ("/hostile/json/values", test_json_values);
   g_test_add_func ("/hostile/json/strict", test_json_strict);
   g_test_add_func ("/hostile/files/huge", test_huge_files);
   g_test_add_func ("/hostile/config/float-range", test_config_float_range);

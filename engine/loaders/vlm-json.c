@@ -27,7 +27,8 @@
  * and replaces a repeated object key by a linear search (a few MB of
  * repeated keys take minutes). It also takes comments, single-quoted
  * strings and hex numbers. This parser builds the same JsonNode trees from
- * RFC 8259 JSON only: at most VLM_JSON_MAX_DEPTH levels, repeated keys
+ * RFC 8259 JSON only: at most VLM_JSON_MAX_DEPTH levels and
+ * VLM_JSON_MAX_VALUES values, repeated keys
  * refused (Python's json and serde keep the last one silently; none of the
  * files we read has any), strings without U+0000 (they become C strings).
  * Integers that fit in 64 bits are G_TYPE_INT64, other numbers doubles, as
@@ -36,6 +37,7 @@
 typedef struct {
   const gchar *start, *p, *end;
   guint depth;
+  guint values;
   GError **error;
 } JsonScan;
 
@@ -284,6 +286,10 @@ scan_value (JsonScan *s)
     scan_fail (s, s->p, "unexpected end of the text, expected a value");
     return NULL;
   }
+  if (++s->values > VLM_JSON_MAX_VALUES) {
+    scan_fail (s, s->p, "more than %u values", VLM_JSON_MAX_VALUES);
+    return NULL;
+  }
   static const struct {
     const gchar *word;
     gint kind;
@@ -329,7 +335,9 @@ scan_value (JsonScan *s)
  * Parses strict JSON (RFC 8259) from a file that may be hostile: nesting
  * is limited to %VLM_JSON_MAX_DEPTH levels, a key repeated in an object is
  * refused, and so are comments, single quotes, trailing commas, NaN and
- * strings holding U+0000. Work and memory are linear in @length.
+ * strings holding U+0000. Work is linear in @length, and memory too, with
+ * at most %VLM_JSON_MAX_VALUES values (a tree takes ~90 bytes per value:
+ * 100 MB of "0," would otherwise take 4 GB).
  *
  * Returns: (transfer full) (nullable): the document, or %NULL with @error
  *   (%VLM_ERROR_FORMAT, "line L, column C: reason"; the caller adds the
@@ -338,7 +346,7 @@ scan_value (JsonScan *s)
 JsonNode *
 vlm_json_parse (const gchar *data, gsize length, GError **error)
 {
-  JsonScan s = { data, data, data + length, 0, error };
+  JsonScan s = { data, data, data + length, 0, 0, error };
   const gchar *bad;
   if (!g_utf8_validate_len (data, length, &bad)) {
     if (*bad)

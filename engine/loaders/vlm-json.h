@@ -18,6 +18,15 @@ G_BEGIN_DECLS
 #define VLM_JSON_MAX_DEPTH 64
 
 /**
+ * VLM_JSON_MAX_VALUES:
+ *
+ * Most values (numbers, strings, arrays, objects …) vlm_json_parse()
+ * accepts in one document: about 90 MB of tree. CLIP's vocab.json has
+ * 49 408, a safetensors header ~15 per tensor.
+ */
+#define VLM_JSON_MAX_VALUES (1u << 20)
+
+/**
  * VlmJsonFile:
  * @path: the file, for messages
  * @node: the document
