@@ -108,9 +108,7 @@ attention_task (gpointer data, gint task, guint thread)
         visible = MIN (kv, MAX (job->p.q_offset + r0 + m + 1, (gint64) job->p.n_prefix));
       most = MAX (most, visible);
       gfloat *row = s + m * kvp;
-      gfloat mx = row[0];
-      for (gint64 j = 1; j < visible; j++)
-        mx = row[j] > mx ? row[j] : mx;
+      gfloat mx = vlm_cpu_max (row, (gsize) visible);
       gfloat inv = 1.0f / isa->exp_sum (row, row, (gsize) visible, mx);
       for (gint64 j = 0; j < visible; j++)
         pp[j * mr + m] = row[j] * inv;
