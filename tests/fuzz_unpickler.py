@@ -63,10 +63,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 # Modules the converter's libraries import on first use (tarfile's
-# compression probes, zipfile's name codec): loaded now so that the audit
+# compression probes, zipfile's and pickle's codecs): loaded now so that the audit
 # hook can treat any import during a conversion as a finding.
 import bz2  # noqa: E402,F401
+import encodings.ascii  # noqa: E402,F401
 import encodings.cp437  # noqa: E402,F401
+import encodings.latin_1  # noqa: E402,F401
+import encodings.raw_unicode_escape  # noqa: E402,F401  (pickle's UNICODE opcode)
+import encodings.unicode_escape  # noqa: E402,F401
 import gzip  # noqa: E402,F401
 import lzma  # noqa: E402,F401
 import tarfile  # noqa: E402,F401
