@@ -10,6 +10,9 @@
  *            y: F32 [..., N] with M rows.  y = act(x·wᵀ + bias) + residual.
  *            y may be the same tensor as residual (same storage and offset),
  *            never overlaps x or w.
+ * matmul_scaled  as matmul with w: I8 [N, K] and w_scale: F32 [N], the
+ *            weight being w[n][k]·w_scale[n]. NULL in a backend without
+ *            int8 weights.
  * layernorm  x, y: F32 [..., C]; gamma, beta: NULL (1 / 0) or F32 [C].
  *            y = (x − mean) / sqrt(var + eps) · gamma + beta, population
  *            variance computed in two passes. y may be x.
@@ -104,6 +107,10 @@ struct _VlmBackend {
                           const VlmTensor *x, gint k, GError **error);
   gboolean (*preprocess) (VlmDevice *device, VlmTensor *out, const VlmTensor *src,
                           const VlmImageParams *params, GError **error);
+  gboolean (*matmul_scaled) (VlmDevice *device, VlmTensor *y, const VlmTensor *x,
+                             const VlmTensor *w, const VlmTensor *w_scale,
+                             const VlmTensor *bias, const VlmTensor *residual,
+                             VlmActivation act, GError **error);
 };
 
 struct _VlmDevice {

@@ -66,41 +66,14 @@ shape_error (GError **error, const gchar *op, const gchar *what, const VlmTensor
   return fail (error, op, "%s is %s, expected %s", what, s, expected);
 }
 
-/**
- * vlm_op_matmul:
- * @y: output, F32 [..., N] with as many rows as @x
- * @x: input, F32 [..., K]
- * @w: weight, F32, F16 or BF16 [N, K] (Hugging Face's [out, in] layout;
- *   see vlm_op_matmul_supports_weights())
- * @bias: (nullable): F32 [N]
- * @residual: (nullable): F32, same shape as @y; may be @y itself
- * @act: activation applied before the residual is added
- * @error: return location for a #GError
- *
- * y = act(x·wᵀ + bias) + residual, accumulated in f32.
- *
- * Returns: %TRUE on success.
- */
-gboolean
-vlm_op_matmul (VlmTensor *y, const VlmTensor *x, const VlmTensor *w, const VlmTensor *bias,
-               const VlmTensor *residual, VlmActivation act, GError **error)
+/* Everything vlm_op_matmul() and vlm_op_matmul_scaled() check but w's
+ * dtype. */
+static gboolean
+check_matmul (const gchar *op, VlmTensor *y, const VlmTensor *x, const VlmTensor *w,
+              const VlmTensor *bias, const VlmTensor *residual, VlmActivation act,
+              GError **error)
 {
-  const gchar *op = "matmul";
-  if (!x)
-    return fail (error, op, "x is missing");
   VlmDevice *dev = x->device;
-  if (!check_tensor (op, "x", x, dev, VLM_DTYPE_F32, error) ||
-      !check_tensor (op, "y", y, dev, VLM_DTYPE_F32, error))
-    return FALSE;
-  if (!w)
-    return fail (error, op, "w is missing");
-  if (!check_tensor (op, "w", w, dev, w->dtype == VLM_DTYPE_F16 || w->dtype == VLM_DTYPE_BF16
-                     ? w->dtype : VLM_DTYPE_F32, error))
-    return FALSE;
-  if (w->dtype == VLM_DTYPE_F16 && !dev->fp16)
-    return fail (error, op, "w is f16 but %s has no f16 support", dev->name);
-  if (w->dtype == VLM_DTYPE_BF16 && !dev->bf16)
-    return fail (error, op, "w is bf16 but %s has no bf16 support", dev->name);
   gint64 K = x->shape[x->ndim - 1];
   if (w->ndim != 2 || w->shape[1] != K) {
     g_autofree gchar *e = g_strdup_printf ("[N, %" G_GINT64_FORMAT "]", K);
@@ -132,7 +105,93 @@ vlm_op_matmul (VlmTensor *y, const VlmTensor *x, const VlmTensor *w, const VlmTe
     return fail (error, op, "y overlaps an input");
   if ((guint) act > VLM_ACT_QUICK_GELU)
     return fail (error, op, "unknown activation %d", (int) act);
+  return TRUE;
+}
+
+/**
+ * vlm_op_matmul:
+ * @y: output, F32 [..., N] with as many rows as @x
+ * @x: input, F32 [..., K]
+ * @w: weight, F32, F16 or BF16 [N, K] (Hugging Face's [out, in] layout;
+ *   see vlm_op_matmul_supports_weights())
+ * @bias: (nullable): F32 [N]
+ * @residual: (nullable): F32, same shape as @y; may be @y itself
+ * @act: activation applied before the residual is added
+ * @error: return location for a #GError
+ *
+ * y = act(x·wᵀ + bias) + residual, accumulated in f32.
+ *
+ * Returns: %TRUE on success.
+ */
+gboolean
+vlm_op_matmul (VlmTensor *y, const VlmTensor *x, const VlmTensor *w, const VlmTensor *bias,
+               const VlmTensor *residual, VlmActivation act, GError **error)
+{
+  const gchar *op = "matmul";
+  if (!x)
+    return fail (error, op, "x is missing");
+  VlmDevice *dev = x->device;
+  if (!check_tensor (op, "x", x, dev, VLM_DTYPE_F32, error) ||
+      !check_tensor (op, "y", y, dev, VLM_DTYPE_F32, error))
+    return FALSE;
+  if (!w)
+    return fail (error, op, "w is missing");
+  if (w->dtype == VLM_DTYPE_I8)
+    return fail (error, op, "w is i8: int8 weights need their scales (vlm_op_matmul_scaled)");
+  if (!check_tensor (op, "w", w, dev, w->dtype == VLM_DTYPE_F16 || w->dtype == VLM_DTYPE_BF16
+                     ? w->dtype : VLM_DTYPE_F32, error))
+    return FALSE;
+  if (w->dtype == VLM_DTYPE_F16 && !dev->fp16)
+    return fail (error, op, "w is f16 but %s has no f16 support", dev->name);
+  if (w->dtype == VLM_DTYPE_BF16 && !dev->bf16)
+    return fail (error, op, "w is bf16 but %s has no bf16 support", dev->name);
+  if (!check_matmul (op, y, x, w, bias, residual, act, error))
+    return FALSE;
   return dev->backend->matmul (dev, y, x, w, bias, residual, act, error);
+}
+
+/**
+ * vlm_op_matmul_scaled:
+ * @y: output, F32 [..., N] with as many rows as @x
+ * @x: input, F32 [..., K]
+ * @w: quantized weight, I8 [N, K]
+ * @w_scale: F32 [N], the scale of each row of @w
+ * @bias: (nullable): F32 [N]
+ * @residual: (nullable): F32, same shape as @y; may be @y itself
+ * @act: activation applied before the residual is added
+ * @error: return location for a #GError
+ *
+ * vlm_op_matmul() with int8 weights: the weight is w[n][k]·w_scale[n], so
+ * y = act(x·(w·diag(w_scale))ᵀ + bias) + residual. Only devices for which
+ * vlm_op_matmul_supports_weights() accepts %VLM_DTYPE_I8 run it.
+ *
+ * Returns: %TRUE on success.
+ */
+gboolean
+vlm_op_matmul_scaled (VlmTensor *y, const VlmTensor *x, const VlmTensor *w,
+                      const VlmTensor *w_scale, const VlmTensor *bias,
+                      const VlmTensor *residual, VlmActivation act, GError **error)
+{
+  const gchar *op = "matmul_scaled";
+  if (!x)
+    return fail (error, op, "x is missing");
+  VlmDevice *dev = x->device;
+  if (!check_tensor (op, "x", x, dev, VLM_DTYPE_F32, error) ||
+      !check_tensor (op, "y", y, dev, VLM_DTYPE_F32, error) ||
+      !check_tensor (op, "w", w, dev, VLM_DTYPE_I8, error) ||
+      !check_tensor (op, "w_scale", w_scale, dev, VLM_DTYPE_F32, error))
+    return FALSE;
+  if (!dev->backend->matmul_scaled)
+    return fail (error, op, "%s has no int8 weights", dev->name);
+  if (!check_matmul (op, y, x, w, bias, residual, act, error))
+    return FALSE;
+  if (vlm_tensor_numel (w_scale) != w->shape[0]) {
+    g_autofree gchar *e = g_strdup_printf ("[%" G_GINT64_FORMAT "]", w->shape[0]);
+    return shape_error (error, op, "w_scale", w_scale, e);
+  }
+  if (overlaps (y, w_scale))
+    return fail (error, op, "y overlaps an input");
+  return dev->backend->matmul_scaled (dev, y, x, w, w_scale, bias, residual, act, error);
 }
 
 /**
@@ -143,7 +202,8 @@ vlm_op_matmul (VlmTensor *y, const VlmTensor *x, const VlmTensor *w, const VlmTe
  * Whether vlm_op_matmul() on @device accepts weights of @dtype: f32
  * always, f16 when vlm_device_supports_f16() says so, bf16 on the CPU
  * backend (multiplied with AMX where the processor has it, else widened to
- * f32 on the fly).
+ * f32 on the fly); and whether vlm_op_matmul_scaled() runs with i8 weights
+ * (the CPU backend).
  *
  * Returns: %TRUE when weights of @dtype can be used.
  */
@@ -157,6 +217,8 @@ vlm_op_matmul_supports_weights (VlmDevice *device, VlmDType dtype)
       return device->fp16;
     case VLM_DTYPE_BF16:
       return device->bf16;
+    case VLM_DTYPE_I8:
+      return device->backend->matmul_scaled != NULL;
     case VLM_DTYPE_I32:
     case VLM_DTYPE_U8:
       break;

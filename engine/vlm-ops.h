@@ -6,7 +6,8 @@
  * same device. On Vulkan an op is recorded, not run: results are visible after
  * vlm_device_sync() or vlm_tensor_download(). On the CPU it runs at once.
  * Math is f32 everywhere; f16 is accepted for weights (matmul, gather), bf16
- * for matmul weights where vlm_op_matmul_supports_weights() says so.
+ * for matmul weights and i8 (with row scales, vlm_op_matmul_scaled()) where
+ * vlm_op_matmul_supports_weights() says so.
  */
 #pragma once
 
@@ -139,6 +140,9 @@ gboolean vlm_op_matmul      (VlmTensor *y, const VlmTensor *x, const VlmTensor *
                              const VlmTensor *bias, const VlmTensor *residual,
                              VlmActivation act, GError **error);
 gboolean vlm_op_matmul_supports_weights (VlmDevice *device, VlmDType dtype);
+gboolean vlm_op_matmul_scaled (VlmTensor *y, const VlmTensor *x, const VlmTensor *w,
+                               const VlmTensor *w_scale, const VlmTensor *bias,
+                               const VlmTensor *residual, VlmActivation act, GError **error);
 gboolean vlm_op_layernorm   (VlmTensor *y, const VlmTensor *x, const VlmTensor *gamma,
                              const VlmTensor *beta, gfloat eps, GError **error);
 gboolean vlm_op_softmax     (VlmTensor *y, const VlmTensor *x, gfloat scale,

@@ -22,6 +22,7 @@ vlm_dtype_size (VlmDType dtype)
     case VLM_DTYPE_BF16:
       return 2;
     case VLM_DTYPE_U8:
+    case VLM_DTYPE_I8:
       return 1;
   }
   return 0;
@@ -31,7 +32,7 @@ vlm_dtype_size (VlmDType dtype)
  * vlm_dtype_to_string:
  * @dtype: an element type
  *
- * Returns: the type's name ("f32", "f16", "i32", "u8", "bf16").
+ * Returns: the type's name ("f32", "f16", "i32", "u8", "bf16", "i8").
  */
 const gchar *
 vlm_dtype_to_string (VlmDType dtype)
@@ -47,6 +48,8 @@ vlm_dtype_to_string (VlmDType dtype)
       return "u8";
     case VLM_DTYPE_BF16:
       return "bf16";
+    case VLM_DTYPE_I8:
+      return "i8";
   }
   return "?";
 }

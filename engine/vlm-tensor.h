@@ -22,6 +22,8 @@ G_BEGIN_DECLS
  * @VLM_DTYPE_U8: bytes (raw video frames)
  * @VLM_DTYPE_BF16: bfloat16, the upper half of an f32 (matmul weights only,
  *   on devices that support it: see vlm_op_matmul_supports_weights())
+ * @VLM_DTYPE_I8: 8-bit signed integer (quantized matmul weights, with a
+ *   scale per row: see vlm_op_matmul_scaled())
  *
  * Element type of a tensor.
  */
@@ -31,6 +33,7 @@ typedef enum {
   VLM_DTYPE_I32,
   VLM_DTYPE_U8,
   VLM_DTYPE_BF16,
+  VLM_DTYPE_I8,
 } VlmDType;
 
 /**

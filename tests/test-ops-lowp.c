@@ -1,4 +1,4 @@
-/* gst-vlm tests — reduced-precision matmul weights (bf16).
+/* gst-vlm tests — reduced-precision matmul weights (bf16, int8).
  * SPDX-License-Identifier: LGPL-2.1-or-later
  *
  * The CPU backend takes bf16 matmul weights: on AMX tiles where the
@@ -7,10 +7,12 @@
  * (meson runs this binary once per kernel: AMX, AVX-512 without AMX, AVX2,
  * portable C) and compares against a double-precision reference on the
  * same bf16-rounded weights and against the unrounded f32 weights. Vulkan
- * must refuse bf16 weights cleanly. f32 weights with VLM_CPU_F32_MATH=bf16x3
+ * must refuse bf16 weights cleanly. int8 weights with row scales
+ * (vlm_op_matmul_scaled()) the same way, on the dequantized weights; the
+ * CPU takes them, Vulkan refuses. f32 weights with VLM_CPU_F32_MATH=bf16x3
  * (AMX) stay within 1e-9 NMSE. A packed weight's freed bytes come back
  * when read (every weight dtype). The tiny CLIP checkpoint
- * (VLM_TEST_CLIP_MODEL) loaded with bf16 weights must give embeddings at
+ * (VLM_TEST_CLIP_MODEL) loaded with bf16 or int8 weights must give embeddings at
  * cosine ≥ 0.995 from its f32 ones (the issue's bound for varied images).
  */
 #include <math.h>
@@ -131,7 +133,7 @@ static const LowpCase cases[] = {
 };
 
 /* A tensor holding @data as a view at @offset elements inside a larger one
- * whose other elements are NaN, so reads outside it show. */
+ * whose other elements are NaN (int8: 127), so reads outside it show. */
 static VlmTensor *
 guarded (VlmDevice *dev, VlmDType dtype, gint ndim, const gint64 *shape, gconstpointer data,
          gsize offset)
@@ -141,7 +143,9 @@ guarded (VlmDevice *dev, VlmDType dtype, gint ndim, const gint64 *shape, gconstp
   gint64 total = (gint64) (offset + n + 64);
   guint8 *host = g_malloc (total * esize);
   for (gint64 i = 0; i < total; i++) {
-    if (esize == 2) {
+    if (esize == 1) {
+      host[i] = 0x7f;                /* int8: the largest value */
+    } else if (esize == 2) {
       guint16 nan16 = 0x7fc1;
       memcpy (host + 2 * i, &nan16, 2);
     } else {
@@ -287,6 +291,72 @@ test_matmul_bf16x3 (gconstpointer data)
     vt_check_exact_f32 ("second call (cached packing)", got, again, M * N);
 }
 
+/* int8 weights with row scales (vlm_op_matmul_scaled()). On AMX they are
+ * widened to bf16(q·s) and x is rounded to bf16: the bf16 bound against
+ * the reference on the same (dequantized) weights. Against the f32 weights
+ * the int8 rounding itself, |w − q·s| ≤ s / 2, is an NMSE near 2e-5 for
+ * uniform weights. */
+static void
+test_matmul_i8 (gconstpointer data)
+{
+  const LowpCase *c = data;
+  VtRng rng;
+  vt_rng_init (&rng, c->name);
+  gsize K = (gsize) c->xshape[c->ndim - 1], N = (gsize) c->N;
+  gsize M = (gsize) vt_numel (c->ndim, c->xshape) / K;
+  g_autofree gfloat *x = vt_uniform (&rng, M * K, -1, 1);
+  g_autofree gfloat *w = vt_uniform (&rng, N * K, -1, 1);
+  g_autofree gfloat *bias = vt_uniform (&rng, N, -1, 1);
+  g_autofree gfloat *residual = vt_uniform (&rng, M * N, -1, 1);
+  g_autofree gint8 *q = g_new (gint8, N * K);
+  g_autofree gfloat *scale = g_new (gfloat, N);
+  g_autofree gfloat *wq = g_new (gfloat, N * K);
+  for (gsize n = 0; n < N; n++) {
+    gfloat mx = 0.0f;
+    for (gsize k = 0; k < K; k++)
+      mx = MAX (mx, fabsf (w[n * K + k]));
+    scale[n] = mx > 0 ? mx / 127.0f : 1.0f;
+    for (gsize k = 0; k < K; k++) {
+      q[n * K + k] = (gint8) lrintf (w[n * K + k] / scale[n]);
+      wq[n * K + k] = q[n * K + k] * scale[n];
+    }
+  }
+  Inputs in = { x, bias, residual, NULL };
+  g_autofree gfloat *ref = g_new (gfloat, M * N);
+  g_autofree gfloat *ref_q = g_new (gfloat, M * N);
+  g_autofree gfloat *got = g_new (gfloat, M * N);
+  reference (c, &in, w, M, K, ref);
+  reference (c, &in, wq, M, K, ref_q);
+
+  GError *error = NULL;
+  gint64 wshape[2] = { c->N, (gint64) K }, yshape[3];
+  for (gint i = 0; i < c->ndim; i++)
+    yshape[i] = c->xshape[i];
+  yshape[c->ndim - 1] = c->N;
+  g_autoptr (VlmTensor) wt = guarded (cpu_device, VLM_DTYPE_I8, 2, wshape, q, c->offset);
+  g_autoptr (VlmTensor) st = guarded (cpu_device, VLM_DTYPE_F32, 1, &c->N, scale, c->offset);
+  g_autoptr (VlmTensor) xt = guarded (cpu_device, VLM_DTYPE_F32, c->ndim, c->xshape, x,
+                                      c->offset);
+  g_autoptr (VlmTensor) bt = c->bias ? guarded (cpu_device, VLM_DTYPE_F32, 1, &c->N, bias,
+                                                c->offset) : NULL;
+  for (gint pass = 0; pass < 2; pass++) {   /* the second from the packed cache */
+    g_autoptr (VtOut) out = vt_out_new (cpu_device, VLM_DTYPE_F32, c->ndim, yshape,
+                                        c->residual == 2 ? residual : NULL);
+    g_autoptr (VlmTensor) rt = NULL;
+    if (c->residual == 1)
+      rt = guarded (cpu_device, VLM_DTYPE_F32, c->ndim, yshape, residual, c->offset);
+    else if (c->residual == 2)
+      rt = vlm_tensor_ref (out->t);
+    gboolean ok = vlm_op_matmul_scaled (out->t, xt, wt, st, bt, rt, c->act, &error);
+    if (!vt_op_ok ("matmul_scaled", ok, &error) || !vt_out_read (out, got, "output"))
+      return;
+    vt_check_finite ("output", got, M * N);
+    vt_check_nmse ("vs naive on the dequantized weights", ref_q, got, M * N,
+                   NMSE_BF16_SAME_WEIGHTS);
+    vt_check_nmse ("vs naive on the f32 weights", ref, got, M * N, NMSE_BF16_F32_WEIGHTS);
+  }
+}
+
 /* An upload to a weight already used must replace its packed copy. */
 static void
 test_upload_drops_packed (void)
@@ -343,6 +413,10 @@ test_release_restore (gconstpointer data)
       guint16 h = bf16_round (wf[i]);
       memcpy (bits + 2 * i, &h, 2);
       wv[i] = bf16_value (h);
+    } else if (dtype == VLM_DTYPE_I8) {
+      gint8 v = (gint8) lrintf (wf[i] * 100.0f);
+      bits[i] = (guint8) v;
+      wv[i] = v * 0.01f;
     } else if (dtype == VLM_DTYPE_F16) {
       guint16 h;
       vt_to_f16 (wf + i, 1, &h, wv + i);
@@ -357,6 +431,13 @@ test_release_restore (gconstpointer data)
   gint64 ys[2] = { (gint64) M, (gint64) N };
   g_autoptr (VlmTensor) w = vlm_tensor_new (cpu_device, dtype, 2, ws, &error);
   g_autoptr (VlmTensor) xt = vlm_tensor_new (cpu_device, VLM_DTYPE_F32, 2, xs, &error);
+  /* int8: every row scaled by 0.01 */
+  g_autofree gfloat *hundredths = g_new (gfloat, N);
+  for (gsize n = 0; n < N; n++)
+    hundredths[n] = 0.01f;
+  gint64 ns = (gint64) N;
+  g_autoptr (VlmTensor) scale = vlm_tensor_new (cpu_device, VLM_DTYPE_F32, 1, &ns, &error);
+  g_assert_true (vlm_tensor_upload (scale, hundredths, N * 4, &error));
   g_autoptr (VlmTensor) y = vlm_tensor_new (cpu_device, VLM_DTYPE_F32, 2, ys, &error);
   g_assert_no_error (error);
   g_assert_true (vlm_tensor_upload (w, bits, wbytes, &error));
@@ -367,11 +448,19 @@ test_release_restore (gconstpointer data)
   g_autofree gfloat *ref = g_new (gfloat, M * N);
   g_autofree gfloat *got = g_new (gfloat, M * N);
   reference (&c, &in, wv, M, K, ref);
-  gdouble limit = dtype == VLM_DTYPE_BF16 ? NMSE_BF16_SAME_WEIGHTS : VT_NMSE_MATMUL;
+  gdouble limit = dtype == VLM_DTYPE_BF16 || dtype == VLM_DTYPE_I8 ? NMSE_BF16_SAME_WEIGHTS
+      : VT_NMSE_MATMUL;
+#define MATMUL(yy, ww) (dtype == VLM_DTYPE_I8 \
+    ? vlm_op_matmul_scaled (yy, xt, ww, ww == w ? scale : half_scale, NULL, NULL, \
+                            VLM_ACT_NONE, &error) \
+    : vlm_op_matmul (yy, xt, ww, NULL, NULL, VLM_ACT_NONE, &error))
+  gint64 hn = (gint64) N / 2;
+  g_autoptr (VlmTensor) half_scale = vlm_tensor_new (cpu_device, VLM_DTYPE_F32, 1, &hn, &error);
+  g_assert_true (vlm_tensor_upload (half_scale, hundredths, N / 2 * 4, &error));
 
   /* Packs w (and frees its bytes), twice from the cache. */
   for (gint i = 0; i < 2; i++) {
-    g_assert_true (vlm_op_matmul (y, xt, w, NULL, NULL, VLM_ACT_NONE, &error));
+    g_assert_true (MATMUL (y, w));
     g_assert_true (vlm_tensor_download (y, got, M * N * 4, &error));
     vt_check_nmse ("matmul", ref, got, M * N, limit);
   }
@@ -383,8 +472,8 @@ test_release_restore (gconstpointer data)
   gint64 hs[2] = { (gint64) N / 2, (gint64) K }, yhs[2] = { (gint64) M, (gint64) N / 2 };
   g_autoptr (VlmTensor) half = vlm_tensor_view (w, 0, 2, hs, &error);
   g_autoptr (VlmTensor) yh = vlm_tensor_new (cpu_device, VLM_DTYPE_F32, 2, yhs, &error);
-  g_assert_true (vlm_op_matmul (y, xt, w, NULL, NULL, VLM_ACT_NONE, &error));
-  g_assert_true (vlm_op_matmul (yh, xt, half, NULL, NULL, VLM_ACT_NONE, &error));
+  g_assert_true (MATMUL (y, w));
+  g_assert_true (MATMUL (yh, half));
   g_autofree gfloat *goth = g_new (gfloat, M * N / 2);
   g_assert_true (vlm_tensor_download (yh, goth, M * N / 2 * 4, &error));
   g_autofree gfloat *refh = g_new (gfloat, M * N / 2);
@@ -408,6 +497,7 @@ test_release_restore (gconstpointer data)
       ref[i] = -ref[i];
     vt_check_nmse ("matmul after an op wrote w", ref, got, M * N, limit);
   }
+#undef MATMUL
   g_assert_no_error (error);
 }
 
@@ -420,6 +510,7 @@ check_refuses_bf16 (VlmDevice *dev)
   g_assert_true (vlm_op_matmul_supports_weights (dev, VLM_DTYPE_F32));
   g_assert_false (vlm_op_matmul_supports_weights (dev, VLM_DTYPE_BF16));
   g_assert_false (vlm_op_matmul_supports_weights (dev, VLM_DTYPE_I32));
+  g_assert_false (vlm_op_matmul_supports_weights (dev, VLM_DTYPE_I8));
   gint64 xs[2] = { 3, 8 }, ws[2] = { 4, 8 }, ys[2] = { 3, 4 };
   g_autoptr (VlmTensor) x = vlm_tensor_new (dev, VLM_DTYPE_F32, 2, xs, &error);
   g_autoptr (VlmTensor) w = vlm_tensor_new (dev, VLM_DTYPE_BF16, 2, ws, &error);
@@ -430,12 +521,22 @@ check_refuses_bf16 (VlmDevice *dev)
   g_assert_error (error, VLM_ERROR, VLM_ERROR_INVALID_ARGUMENT);
   g_assert_nonnull (strstr (error->message, "bf16"));
   g_clear_error (&error);
+  g_autoptr (VlmTensor) w8 = vlm_tensor_new (dev, VLM_DTYPE_I8, 2, ws, &error);
+  gint64 ns = 4;
+  g_autoptr (VlmTensor) s8 = vlm_tensor_new (dev, VLM_DTYPE_F32, 1, &ns, &error);
+  g_assert_no_error (error);
+  g_assert_false (vlm_op_matmul_scaled (y, x, w8, s8, NULL, NULL, VLM_ACT_NONE, &error));
+  g_assert_error (error, VLM_ERROR, VLM_ERROR_INVALID_ARGUMENT);
+  g_clear_error (&error);
   const gchar *model = g_getenv ("VLM_TEST_CLIP_MODEL");
   if (model) {
-    VlmClipModel *m = vlm_clip_model_load (model, dev, VLM_DTYPE_BF16, &error);
-    g_assert_null (m);
-    g_assert_error (error, VLM_ERROR, VLM_ERROR_UNSUPPORTED);
-    g_clear_error (&error);
+    VlmDType refused[] = { VLM_DTYPE_BF16, VLM_DTYPE_I8 };
+    for (gsize i = 0; i < G_N_ELEMENTS (refused); i++) {
+      VlmClipModel *m = vlm_clip_model_load (model, dev, refused[i], &error);
+      g_assert_null (m);
+      g_assert_error (error, VLM_ERROR, VLM_ERROR_UNSUPPORTED);
+      g_clear_error (&error);
+    }
   }
 }
 
@@ -455,10 +556,25 @@ test_vulkan_refuses (void)
   vlm_device_unref (dev);
 }
 
-/* Other ops take no bf16 tensors. */
+/* Other ops take no bf16 tensors, plain matmul no i8 ones. */
 static void
 test_other_ops_refuse (void)
 {
+  {
+    GError *err = NULL;
+    gint64 xs[2] = { 3, 8 }, ws8[2] = { 4, 8 }, ys8[2] = { 3, 4 };
+    g_autoptr (VlmTensor) x = vlm_tensor_new (cpu_device, VLM_DTYPE_F32, 2, xs, &err);
+    g_autoptr (VlmTensor) w8 = vlm_tensor_new (cpu_device, VLM_DTYPE_I8, 2, ws8, &err);
+    g_autoptr (VlmTensor) y8 = vlm_tensor_new (cpu_device, VLM_DTYPE_F32, 2, ys8, &err);
+    g_autoptr (VlmTensor) bad_scale = vlm_tensor_new (cpu_device, VLM_DTYPE_F32, 1, xs, &err);
+    g_assert_no_error (err);
+    vt_refused ("i8 w in plain matmul", vlm_op_matmul (y8, x, w8, NULL, NULL, VLM_ACT_NONE,
+                                                       &err), &err);
+    vt_refused ("i8 w without scales", vlm_op_matmul_scaled (y8, x, w8, NULL, NULL, NULL,
+                                                              VLM_ACT_NONE, &err), &err);
+    vt_refused ("3 scales for 4 rows", vlm_op_matmul_scaled (y8, x, w8, bad_scale, NULL, NULL,
+                                                              VLM_ACT_NONE, &err), &err);
+  }
   GError *error = NULL;
   gint64 s[2] = { 4, 8 }, ids_shape[1] = { 2 };
   g_autoptr (VlmTensor) t = vlm_tensor_new (cpu_device, VLM_DTYPE_BF16, 2, s, &error);
@@ -472,7 +588,7 @@ test_other_ops_refuse (void)
   vt_refused ("bf16 gather table", vlm_op_gather_rows (y2, t, ids, &error), &error);
 }
 
-/* ---- CLIP with bf16 weights ---------------------------------------------- */
+/* ---- CLIP with bf16 and int8 weights ------------------------------------- */
 
 static gdouble
 cosine (const gfloat *a, const gfloat *b, gint n)
@@ -487,8 +603,9 @@ cosine (const gfloat *a, const gfloat *b, gint n)
 }
 
 static void
-test_clip_bf16 (void)
+test_clip_lowp (gconstpointer data)
 {
+  VlmDType dtype = GPOINTER_TO_INT (data);
   const gchar *dir = g_getenv ("VLM_TEST_CLIP_MODEL");
   if (!dir) {
     g_test_skip ("VLM_TEST_CLIP_MODEL is not set");
@@ -497,7 +614,7 @@ test_clip_bf16 (void)
   GError *error = NULL;
   g_autoptr (VlmClipModel) f32 = vlm_clip_model_load (dir, cpu_device, VLM_DTYPE_F32, &error);
   g_assert_no_error (error);
-  g_autoptr (VlmClipModel) bf16 = vlm_clip_model_load (dir, cpu_device, VLM_DTYPE_BF16, &error);
+  g_autoptr (VlmClipModel) bf16 = vlm_clip_model_load (dir, cpu_device, dtype, &error);
   g_assert_no_error (error);
   const VlmClipConfig *cfg = vlm_clip_model_get_config (f32);
   gint64 S = cfg->image_size;
@@ -570,6 +687,10 @@ main (int argc, char **argv)
     g_autofree gchar *path = g_strdup_printf ("/lowp/f32-bf16x3/matmul/%s", cases[i].name);
     g_test_add_data_func (path, &cases[i], test_matmul_bf16x3);
   }
+  for (gsize i = 0; i < G_N_ELEMENTS (cases); i++) {
+    g_autofree gchar *path = g_strdup_printf ("/lowp/i8/matmul/%s", cases[i].name);
+    g_test_add_data_func (path, &cases[i], test_matmul_i8);
+  }
   g_test_add_func ("/lowp/bf16/upload-drops-packed", test_upload_drops_packed);
   g_test_add_data_func ("/lowp/release-restore/bf16", GINT_TO_POINTER (VLM_DTYPE_BF16),
                         test_release_restore);
@@ -577,8 +698,12 @@ main (int argc, char **argv)
                         test_release_restore);
   g_test_add_data_func ("/lowp/release-restore/f32", GINT_TO_POINTER (VLM_DTYPE_F32),
                         test_release_restore);
+  g_test_add_data_func ("/lowp/release-restore/i8", GINT_TO_POINTER (VLM_DTYPE_I8),
+                        test_release_restore);
   g_test_add_func ("/lowp/bf16/other-ops-refuse", test_other_ops_refuse);
-  g_test_add_func ("/lowp/bf16/clip-cosine", test_clip_bf16);
+  g_test_add_data_func ("/lowp/clip-cosine/bf16", GINT_TO_POINTER (VLM_DTYPE_BF16),
+                        test_clip_lowp);
+  g_test_add_data_func ("/lowp/clip-cosine/i8", GINT_TO_POINTER (VLM_DTYPE_I8), test_clip_lowp);
   g_test_add_func ("/lowp/bf16/vulkan-refuses", test_vulkan_refuses);
   int status = g_test_run ();
   g_clear_pointer (&x3_device, vlm_device_unref);

@@ -711,6 +711,8 @@ parse_weights (const gchar *s, VlmDType *out)
     *out = VLM_DTYPE_F16;
   else if (strcmp (s, "bf16") == 0)
     *out = VLM_DTYPE_BF16;
+  else if (strcmp (s, "i8") == 0)
+    *out = VLM_DTYPE_I8;
   else
     return FALSE;
   return TRUE;
@@ -732,7 +734,7 @@ run (Bench *b)
     return 2;
   }
   if (!parse_weights (o->weights, &b->weights)) {
-    fprintf (stderr, "vlm bench: --weights must be f32, f16 or bf16, not \"%s\"\n",
+    fprintf (stderr, "vlm bench: --weights must be f32, f16, bf16 or i8, not \"%s\"\n",
              o->weights);
     return 2;
   }
@@ -826,7 +828,8 @@ vlm_cmd_bench (int argc, char **argv)
       "auto (default), cpu, vulkan or vulkan:N", "DEV" },
     { "batch", 'b', 0, G_OPTION_ARG_INT, &o->batch, "images or texts per call (CLIP; 1)", "N" },
     { "weights", 'w', 0, G_OPTION_ARG_STRING, &o->weights,
-      "matmul weight precision: f32 (default), f16 or bf16 (CLIP on the CPU)", "TYPE" },
+      "matmul weight precision: f32 (default), f16, bf16 or i8 (the last two: CLIP on the CPU)",
+      "TYPE" },
     { "runs", 'r', 0, G_OPTION_ARG_INT, &o->runs, "timed calls, the median is reported (20)",
       "N" },
     { "warmup", 0, 0, G_OPTION_ARG_INT, &o->warmup, "untimed calls first (3)", "N" },

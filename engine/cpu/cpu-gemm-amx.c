@@ -22,6 +22,11 @@
  * the AVX-512 kernel) writes y. The weights of the first block are
  * prefetched ahead into L2, since at batch 1 they stream from memory far
  * slower than the tiles consume them.
+ *
+ * Also here: f32 weights split into two bf16 (VLM_CPU_F32_MATH=bf16x3, three
+ * products per tile pair), and int8 weights with row scales, packed in the
+ * same pairs layout as int8 and widened a panel at a time to bf16(q·scale)
+ * in per-thread scratch (half the bytes of bf16 to stream at batch 1).
  */
 #include <cpuid.h>
 #include <string.h>
@@ -88,6 +93,7 @@ typedef struct {
   gboolean split;          /* bf16x3: w and x as hi + lo bf16 */
   guint16 *xl;             /* with split: x − hi in bf16, [Mp][Kp] */
   const VlmCpuPacked *w;
+  const gfloat *scale;     /* i8 weights: per output column */
   const gfloat *bias;
   const gfloat *residual;
   gfloat *y;
@@ -97,8 +103,31 @@ typedef struct {
   gint64 n_chunks;         /* groups of consecutive blocks */
   gint64 group;            /* consecutive panels per task */
   gint64 n_groups;
-  gpointer *scratch;       /* per thread: the sums of one block, [32][32] */
+  gpointer *scratch;       /* per thread: the sums of one block, [32][32]; then
+                            * for i8 weights a panel widened to bf16 */
 } AmxJob;
+
+/* Widens @pair_rows pair rows of an int8 panel (64 values each: 32
+ * columns × 2 k) to bf16(q·scale of the column); @sv holds the scales of
+ * the 64 positions (each column's twice). Prefetches the int8 stream up
+ * to @end. */
+static void
+dequant_panel (guint16 *dst, const gint8 *src, gint64 pair_rows, const __m512 sv[4],
+               const gint8 *end)
+{
+  for (gint64 r = 0; r < pair_rows; r++) {
+    const gint8 *p = src + r * 64;
+    if (p + PREFETCH_AHEAD / 2 < end)
+      _mm_prefetch ((const char *) p + PREFETCH_AHEAD / 2, _MM_HINT_T1);
+    __m512 f[4];
+    for (gint q = 0; q < 4; q++)
+      f[q] = _mm512_mul_ps (_mm512_cvtepi32_ps (_mm512_cvtepi8_epi32 (
+          _mm_loadu_si128 ((const __m128i *) (p + 16 * q)))), sv[q]);
+    _mm512_storeu_si512 ((void *) (dst + r * 64), (__m512i) _mm512_cvtne2ps_pbh (f[1], f[0]));
+    _mm512_storeu_si512 ((void *) (dst + r * 64 + 32),
+                         (__m512i) _mm512_cvtne2ps_pbh (f[3], f[2]));
+  }
+}
 
 /* Rows [begin, end) of x to bf16; rows past M and k past K are zeros. */
 static void
@@ -149,10 +178,13 @@ amx_task (gpointer data, gint task, guint thread)
   gsize ldx = (gsize) Kp * 2;
   /* Bytes of one k-step of the panel: hi, and with split lo after it. */
   gsize step_bytes = job->split ? 2 * STEP_BYTES : STEP_BYTES;
-  gsize panel_bytes = (gsize) (Kp / 32) * step_bytes;
+  gboolean q8 = job->w->dtype == VLM_DTYPE_I8;
+  /* The panels in memory: bf16 (hi, lo) steps, or int8 pairs. */
+  gsize panel_bytes = q8 ? (gsize) Kp * NR : (gsize) (Kp / 32) * step_bytes;
   const guint8 *wbase = job->w->data;
   const guint8 *stream_end = wbase + (gsize) p1 * panel_bytes;
   gfloat *c = job->scratch[thread];
+  guint16 *widened = (guint16 *) (c + BLOCK_ROWS * NR);
 
   TileConfig cfg = { .palette_id = 1 };
   for (gint t = 0; t < 8; t++) {
@@ -165,6 +197,19 @@ amx_task (gpointer data, gint task, guint thread)
     const guint8 *wp = wbase + (gsize) panel * panel_bytes;
     gint64 n0 = panel * NR;
     gint n_valid = (gint) MIN (NR, N - n0);
+    if (q8) {
+      __m512 sv[4];
+      for (gint q = 0; q < 4; q++) {
+        gfloat lanes[16];
+        for (gint i = 0; i < 16; i++) {
+          gint col = q * 8 + i / 2;
+          lanes[i] = col < n_valid ? job->scale[n0 + col] : 0.0f;
+        }
+        sv[q] = _mm512_loadu_ps (lanes);
+      }
+      dequant_panel (widened, (const gint8 *) wp, Kp / 2, sv, (const gint8 *) stream_end);
+      wp = (const guint8 *) widened;
+    }
     __mmask16 mask0 = n_valid >= 16 ? 0xffff : (__mmask16) ((1u << n_valid) - 1);
     __mmask16 mask1 = n_valid >= 32 ? 0xffff : n_valid <= 16 ? 0 :
         (__mmask16) ((1u << (n_valid - 16)) - 1);
@@ -178,7 +223,7 @@ amx_task (gpointer data, gint task, guint thread)
       _tile_zero (3);
       for (gint64 s = 0; s < steps; s++) {
         const guint8 *bk = wp + (gsize) s * step_bytes;
-        if (blk == b0 && bk + PREFETCH_AHEAD < stream_end)
+        if (!q8 && blk == b0 && bk + PREFETCH_AHEAD < stream_end)
           for (gsize l = 0; l < step_bytes; l += 64)
             _mm_prefetch ((const char *) bk + PREFETCH_AHEAD + l, _MM_HINT_T1);
         _tile_loadd (4, xa + s * 64, ldx);
@@ -237,28 +282,33 @@ amx_task (gpointer data, gint task, guint thread)
  * @device: the CPU device (op lock held), with AMX
  * @y: output [..., N]
  * @x: input [..., K]
- * @w: the weight, packed bf16 with 32-column panels
+ * @w: the weight, packed with 32-column panels
+ * @w_scale: (nullable): the row scales of an i8 @w
  * @bias: (nullable): [N]
  * @residual: (nullable): shape of @y, may be @y
  * @act: activation before the residual
  * @error: return location for a #GError
  *
- * The matmul op for bf16 weights on AMX (see the top of this file).
+ * The matmul ops for bf16 weights, f32 weights split in two bf16 and int8
+ * weights (widened to bf16 with their scales, a panel at a time) on AMX
+ * (see the top of this file).
  *
  * Returns: %TRUE on success; %FALSE when scratch memory ran out.
  */
 gboolean
 vlm_cpu_matmul_amx (VlmDevice *device, VlmTensor *y, const VlmTensor *x, const VlmCpuPacked *w,
-                    const VlmTensor *bias, const VlmTensor *residual, VlmActivation act,
-                    GError **error)
+                    const VlmTensor *w_scale, const VlmTensor *bias, const VlmTensor *residual,
+                    VlmActivation act, GError **error)
 {
   VlmCpuDevice *cpu = vlm_cpu_device (device);
-  g_assert (w->nr == NR && (w->dtype == VLM_DTYPE_BF16 || w->split) && w->kp % 32 == 0);
+  g_assert (w->nr == NR && w->kp % 32 == 0 &&
+            (w->dtype == VLM_DTYPE_BF16 || w->split || (w->dtype == VLM_DTYPE_I8 && w_scale)));
   gint64 M = vlm_tensor_rows (x);
   AmxJob job = {
     .M = M, .N = w->n, .K = w->k, .Kp = w->kp,
     .x = vlm_tensor_host_data (x),
     .w = w,
+    .scale = w_scale ? vlm_tensor_host_data (w_scale) : NULL,
     .split = w->split,
     .bias = bias ? vlm_tensor_host_data (bias) : NULL,
     .residual = residual ? vlm_tensor_host_data (residual) : NULL,
@@ -289,7 +339,8 @@ vlm_cpu_matmul_amx (VlmDevice *device, VlmTensor *y, const VlmTensor *x, const V
   if (!job.xb)
     return FALSE;
   job.xl = job.split ? job.xb + plane : NULL;
-  job.scratch = vlm_cpu_scratch (device, BLOCK_ROWS * NR * sizeof (gfloat), error);
+  gsize widened = w->dtype == VLM_DTYPE_I8 ? (gsize) job.Kp * NR * 2 : 0;
+  job.scratch = vlm_cpu_scratch (device, BLOCK_ROWS * NR * sizeof (gfloat) + widened, error);
   if (!job.scratch)
     return FALSE;
   vlm_cpu_pool_range (cpu->pool, Mp, MAX (1, 8192 / job.Kp), convert_rows, &job);

@@ -143,6 +143,11 @@ pack_panels (gpointer data, gint64 begin, gint64 end, guint thread)
         guint16 *d = (guint16 *) dst + 2 * j;
         for (gint64 k = 0; k < K; k++)
           d[(k >> 1) * 2 * nr + (k & 1)] = r[k];
+      } else if (p->dtype == VLM_DTYPE_I8) {
+        const gint8 *r = (const gint8 *) row;
+        gint8 *d = (gint8 *) dst + 2 * j;
+        for (gint64 k = 0; k < K; k++)
+          d[(k >> 1) * 2 * nr + (k & 1)] = r[k];
       } else {
         const guint16 *r = (const guint16 *) row;
         guint16 *d = (guint16 *) dst + j;
@@ -162,7 +167,7 @@ pack_weight (VlmDevice *device, const VlmTensor *w, GError **error)
   p->n = w->shape[0];
   p->k = w->shape[1];
   p->split = w->dtype == VLM_DTYPE_F32 && cpu->f32_bf16x3;
-  p->kp = w->dtype == VLM_DTYPE_BF16 || p->split ?
+  p->kp = w->dtype == VLM_DTYPE_BF16 || w->dtype == VLM_DTYPE_I8 || p->split ?
       (p->k + VLM_CPU_BF16_KSTEP - 1) / VLM_CPU_BF16_KSTEP * VLM_CPU_BF16_KSTEP : p->k;
   p->nr = nr;
   p->dtype = w->dtype;
@@ -203,6 +208,9 @@ vlm_cpu_unpack_weight (const VlmCpuPacked *p, gpointer dst)
     } else if (p->dtype == VLM_DTYPE_BF16) {
       for (gint64 k = 0; k < K; k++)
         ((guint16 *) row)[k] = ((const guint16 *) src)[(k >> 1) * 2 * nr + 2 * j + (k & 1)];
+    } else if (p->dtype == VLM_DTYPE_I8) {
+      for (gint64 k = 0; k < K; k++)
+        ((gint8 *) row)[k] = ((const gint8 *) src)[(k >> 1) * 2 * nr + 2 * j + (k & 1)];
     } else {
       for (gint64 k = 0; k < K; k++)
         ((guint16 *) row)[k] = ((const guint16 *) src)[k * nr + j];
@@ -260,12 +268,32 @@ get_packed (VlmDevice *device, const VlmTensor *w, gboolean *owned, GError **err
   return p;
 }
 
+/* Widens @kc rows (k0 … k0 + kc − 1, k0 even) of an int8 panel in pairs
+ * layout to f32 [kc][nr], each column times its scale (@n_valid scales;
+ * the padding columns are zero). */
+static void
+i8_pairs_to_float (gfloat *restrict dst, const gint8 *restrict pairs, gint64 kc, gint nr,
+                   const gfloat *scale, gint n_valid)
+{
+  for (gint64 k = 0; k < kc; k += 2) {
+    const gint8 *src = pairs + k * nr;
+    gfloat *even = dst + k * nr, *odd = even + nr;
+    for (gint j = 0; j < nr; j++) {
+      gfloat s = j < n_valid ? scale[j] : 0.0f;
+      even[j] = src[2 * j] * s;
+      if (k + 1 < kc)
+        odd[j] = src[2 * j + 1] * s;
+    }
+  }
+}
+
 typedef struct {
   const VlmCpuIsa *isa;
   gint64 M, N, K;
   const gfloat *x;
   gfloat *xp;              /* x packed tile by tile, [K][tile rows] each */
   const Packed *w;
+  const gfloat *scale;     /* int8 weights: per output column */
   const gfloat *bias;
   const gfloat *residual;
   gfloat *y;
@@ -343,6 +371,10 @@ gemm_task (gpointer data, gint task, guint thread)
       } else if (job->w->dtype == VLM_DTYPE_BF16) {
         bf16_pairs_to_float (wide, (const guint16 *) job->w->data + at, kc, nr);
         b = wide;
+      } else if (job->w->dtype == VLM_DTYPE_I8) {
+        i8_pairs_to_float (wide, (const gint8 *) job->w->data + at, kc, nr, job->scale + n0,
+                           n_valid);
+        b = wide;
       } else {
         b = (const gfloat *) job->w->data + at;
       }
@@ -395,6 +427,31 @@ vlm_cpu_matmul (VlmDevice *device, VlmTensor *y, const VlmTensor *x, const VlmTe
                 const VlmTensor *bias, const VlmTensor *residual, VlmActivation act,
                 GError **error)
 {
+  return vlm_cpu_matmul_scaled (device, y, x, w, NULL, bias, residual, act, error);
+}
+
+/**
+ * vlm_cpu_matmul_scaled:
+ * @device: the CPU device (op lock held)
+ * @y: output [..., N]
+ * @x: input [..., K]
+ * @w: weight [N, K]: f32, f16, bf16, or i8 with @w_scale
+ * @w_scale: (nullable): [N], the scale of each row of an i8 @w
+ * @bias: (nullable): [N]
+ * @residual: (nullable): shape of @y, may be @y
+ * @act: activation before the residual
+ * @error: return location for a #GError
+ *
+ * The matmul ops (see vlm_cpu_matmul()); int8 weights are widened with
+ * their scales (to bf16 for AMX, to f32 otherwise) one block at a time.
+ *
+ * Returns: %TRUE on success; %FALSE when memory for packing ran out.
+ */
+gboolean
+vlm_cpu_matmul_scaled (VlmDevice *device, VlmTensor *y, const VlmTensor *x, const VlmTensor *w,
+                       const VlmTensor *w_scale, const VlmTensor *bias,
+                       const VlmTensor *residual, VlmActivation act, GError **error)
+{
   VlmCpuDevice *cpu = vlm_cpu_device (device);
   const VlmCpuIsa *isa = cpu->isa;
   gint64 M = vlm_tensor_rows (x), K = w->shape[1], N = w->shape[0];
@@ -403,8 +460,9 @@ vlm_cpu_matmul (VlmDevice *device, VlmTensor *y, const VlmTensor *x, const VlmTe
   if (!packed)
     return FALSE;
 #ifdef VLM_CPU_HAVE_X86
-  if ((packed->dtype == VLM_DTYPE_BF16 || packed->split) && cpu->amx) {
-    gboolean ok = vlm_cpu_matmul_amx (device, y, x, packed, bias, residual, act, error);
+  if ((packed->dtype == VLM_DTYPE_BF16 || packed->dtype == VLM_DTYPE_I8 || packed->split) &&
+      cpu->amx) {
+    gboolean ok = vlm_cpu_matmul_amx (device, y, x, packed, w_scale, bias, residual, act, error);
     if (owned)
       packed_free (packed);
     return ok;
@@ -416,6 +474,7 @@ vlm_cpu_matmul (VlmDevice *device, VlmTensor *y, const VlmTensor *x, const VlmTe
     .M = M, .N = N, .K = K,
     .x = vlm_tensor_host_data (x),
     .w = packed,
+    .scale = w_scale ? vlm_tensor_host_data (w_scale) : NULL,
     .bias = bias ? vlm_tensor_host_data (bias) : NULL,
     .residual = residual ? vlm_tensor_host_data (residual) : NULL,
     .y = vlm_tensor_host_data (y),

@@ -422,6 +422,16 @@ op_matmul (VlmDevice *device, VlmTensor *y, const VlmTensor *x, const VlmTensor 
 }
 
 static gboolean
+op_matmul_scaled (VlmDevice *device, VlmTensor *y, const VlmTensor *x, const VlmTensor *w,
+                  const VlmTensor *w_scale, const VlmTensor *bias, const VlmTensor *residual,
+                  VlmActivation act, GError **error)
+{
+  OP_BEGIN (y, NULL, x, w_scale, bias, residual);
+  return op_end (cpu, vlm_cpu_matmul_scaled (device, y, x, w, w_scale, bias, residual, act,
+                                             error));
+}
+
+static gboolean
 op_layernorm (VlmDevice *device, VlmTensor *y, const VlmTensor *x, const VlmTensor *gamma,
               const VlmTensor *beta, gfloat eps, GError **error)
 {
@@ -512,6 +522,7 @@ static const VlmBackend cpu_backend = {
   .gather_rows = op_gather_rows,
   .topk = op_topk,
   .preprocess = op_preprocess,
+  .matmul_scaled = op_matmul_scaled,
 };
 
 /**

@@ -206,15 +206,15 @@ gboolean vlm_cpu_storage_restore (VlmStorage *storage, GError **error);
 #define VLM_CPU_BF16_KSTEP 32
 
 /* A weight [N, K] repacked into panels of @nr output columns, stored
- * k-major: f32 and f16 as [ceil(N / nr)][K][nr]; bf16 with consecutive
- * pairs of k side by side, [ceil(N / nr)][kp / 2][nr][2]. Columns past N
+ * k-major: f32 and f16 as [ceil(N / nr)][K][nr]; bf16 and i8 with
+ * consecutive pairs of k side by side, [ceil(N / nr)][kp / 2][nr][2]. Columns past N
  * and k past K are zero. With @split (f32 weights for the bf16x3 AMX
  * path) each f32 w is stored as two bf16, hi = bf16(w) and lo =
  * bf16(w − hi), in the bf16 layout: per panel and per 32 k, the 16 pair
  * rows of hi, then those of lo. */
 typedef struct _VlmCpuPacked {
   gint64 n, k;
-  gint64 kp;               /* K, or for bf16 and split K rounded up to VLM_CPU_BF16_KSTEP */
+  gint64 kp;               /* K, or for bf16, i8 and split K rounded up to VLM_CPU_BF16_KSTEP */
   gint nr;
   VlmDType dtype;
   gboolean split;
@@ -227,8 +227,9 @@ void vlm_cpu_unpack_weight (const VlmCpuPacked *p, gpointer dst);
 /* AMX (cpu-gemm-amx.c). */
 gboolean vlm_cpu_amx_init   (void);
 gboolean vlm_cpu_matmul_amx (VlmDevice *device, VlmTensor *y, const VlmTensor *x,
-                             const VlmCpuPacked *w, const VlmTensor *bias,
-                             const VlmTensor *residual, VlmActivation act, GError **error);
+                             const VlmCpuPacked *w, const VlmTensor *w_scale,
+                             const VlmTensor *bias, const VlmTensor *residual,
+                             VlmActivation act, GError **error);
 #endif
 
 /* ---- ops, each with the device's op lock held ---- */
@@ -236,6 +237,10 @@ gboolean vlm_cpu_matmul_amx (VlmDevice *device, VlmTensor *y, const VlmTensor *x
 gboolean vlm_cpu_matmul     (VlmDevice *device, VlmTensor *y, const VlmTensor *x,
                              const VlmTensor *w, const VlmTensor *bias,
                              const VlmTensor *residual, VlmActivation act, GError **error);
+gboolean vlm_cpu_matmul_scaled (VlmDevice *device, VlmTensor *y, const VlmTensor *x,
+                                const VlmTensor *w, const VlmTensor *w_scale,
+                                const VlmTensor *bias, const VlmTensor *residual,
+                                VlmActivation act, GError **error);
 gboolean vlm_cpu_layernorm  (VlmDevice *device, VlmTensor *y, const VlmTensor *x,
                              const VlmTensor *gamma, const VlmTensor *beta, gfloat eps,
                              GError **error);

@@ -7,6 +7,7 @@
  * (no overlaps, no holes). Files come from the internet, so every number is
  * checked before use and every refusal names the file and the reason.
  */
+#include <math.h>
 #include <string.h>
 #include <json-glib/json-glib.h>
 #ifdef G_OS_UNIX
@@ -537,4 +538,76 @@ vlm_safetensors_load (VlmSafetensors *st, const gchar *name, VlmDevice *device, 
   }
   release_entry_pages (e);
   return vlm_tensor_new_from_data (device, dtype, ndim, shape, buf, g_free, buf, error);
+}
+
+/**
+ * vlm_safetensors_load_q8:
+ * @st: a file
+ * @name: a float matrix [@rows, @cols] in the file
+ * @device: where to put it (it must take int8 weights, see
+ *   vlm_op_matmul_supports_weights())
+ * @rows: rows expected
+ * @cols: columns expected
+ * @scale: (out) (transfer full): the scale of each row, F32 [@rows]
+ * @error: return location for a #GError
+ *
+ * Loads a matmul weight quantized to int8 for vlm_op_matmul_scaled():
+ * each row gets the scale s = max|w| / 127 (1 for a row of zeros) and
+ * q = round(w / s), so |w − q·s| ≤ s / 2. The file's bytes of the tensor
+ * are given back to the kernel afterwards, as for any converted load.
+ *
+ * Returns: (transfer full) (nullable): the I8 [@rows, @cols] tensor, or
+ *   %NULL with @error set as vlm_safetensors_load() would.
+ */
+VlmTensor *
+vlm_safetensors_load_q8 (VlmSafetensors *st, const gchar *name, VlmDevice *device, gint64 rows,
+                         gint64 cols, VlmTensor **scale, GError **error)
+{
+  gint64 shape[2] = { rows, cols };
+  *scale = NULL;
+  const VlmStEntry *e = vlm_safetensors_find (st, name);
+  if (!e) {
+    bad (error, VLM_ERROR_FORMAT, st->path, "tensor \"%s\" is missing", name);
+    return NULL;
+  }
+  if (!shape_matches (e, 2, shape)) {
+    g_autofree gchar *want = shape_text (2, shape);
+    g_autofree gchar *got = shape_text (e->ndim, e->shape);
+    bad (error, VLM_ERROR_FORMAT, st->path, "tensor \"%s\" has shape %s, expected %s", name, got,
+         want);
+    return NULL;
+  }
+  if (e->dtype != VLM_ST_F32 && e->dtype != VLM_ST_F16 && e->dtype != VLM_ST_BF16 &&
+      e->dtype != VLM_ST_F64) {
+    bad (error, VLM_ERROR_FORMAT, st->path, "tensor \"%s\" is %s, expected a float tensor", name,
+         vlm_st_dtype_to_string (e->dtype));
+    return NULL;
+  }
+  gsize n = (gsize) rows * cols;
+  g_autofree gfloat *f = g_new (gfloat, n);
+  to_f32 (e, f, n);
+  gint8 *q = g_new (gint8, n);
+  gfloat *s = g_new (gfloat, rows);
+  for (gint64 r = 0; r < rows; r++) {
+    const gfloat *row = f + r * cols;
+    gfloat mx = 0.0f;
+    for (gint64 c = 0; c < cols; c++)
+      mx = MAX (mx, fabsf (row[c]));
+    s[r] = mx > 0.0f && isfinite (mx) ? mx / 127.0f : 1.0f;
+    gfloat inv = 1.0f / s[r];
+    for (gint64 c = 0; c < cols; c++)
+      q[r * cols + c] = (gint8) CLAMP (lrintf (row[c] * inv), -127, 127);
+  }
+  release_entry_pages (e);
+  VlmTensor *t = vlm_tensor_new_from_data (device, VLM_DTYPE_I8, 2, shape, q, g_free, q, error);
+  if (!t) {
+    g_free (s);
+    return NULL;
+  }
+  *scale = vlm_tensor_new_from_data (device, VLM_DTYPE_F32, 1, &rows, s, g_free, s, error);
+  if (!*scale) {
+    vlm_tensor_unref (t);
+    return NULL;
+  }
+  return t;
 }

@@ -85,6 +85,9 @@ const gchar      *vlm_st_dtype_to_string      (VlmStDType dtype);
 VlmTensor        *vlm_safetensors_load        (VlmSafetensors *st, const gchar *name,
                                                VlmDevice *device, VlmDType dtype, gint ndim,
                                                const gint64 *shape, GError **error);
+VlmTensor        *vlm_safetensors_load_q8     (VlmSafetensors *st, const gchar *name,
+                                               VlmDevice *device, gint64 rows, gint64 cols,
+                                               VlmTensor **scale, GError **error);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (VlmSafetensors, vlm_safetensors_unref)
 

@@ -6,6 +6,47 @@
 
 #include "vlm-clip-encoder.h"
 
+/* A linear layer's weight: int8 with row scales when the loader's matrix
+ * dtype is i8, else in that dtype (*@scale NULL). */
+static VlmTensor *
+load_linear (VlmWeightLoader *wl, const gchar *name, gint64 rows, gint64 cols,
+             VlmTensor **scale)
+{
+  *scale = NULL;
+  if (wl->matrix_dtype != VLM_DTYPE_I8)
+    return vlm_load_matrix (wl, name, rows, cols);
+  if (wl->failed)
+    return NULL;
+  VlmTensor *t = vlm_safetensors_load_q8 (wl->st, name, wl->device, rows, cols, scale,
+                                          wl->error);
+  if (!t) {
+    wl->failed = TRUE;
+    return NULL;
+  }
+  g_ptr_array_add (wl->owned, t);
+  g_ptr_array_add (wl->owned, *scale);
+  return t;
+}
+
+/**
+ * vlm_clip_dense_dtype:
+ * @wl: a weight loader
+ *
+ * The dtype of matrices outside the blocks (patch embedding, projections):
+ * the loader's matrix dtype, but with int8 blocks bf16 where the device
+ * takes it (else f32) — they are few and int8 is only done for the blocks.
+ *
+ * Returns: the dtype.
+ */
+VlmDType
+vlm_clip_dense_dtype (const VlmWeightLoader *wl)
+{
+  if (wl->matrix_dtype != VLM_DTYPE_I8)
+    return wl->matrix_dtype;
+  return vlm_op_matmul_supports_weights (wl->device, VLM_DTYPE_BF16) ? VLM_DTYPE_BF16
+      : VLM_DTYPE_F32;
+}
+
 /**
  * vlm_clip_encoder_load:
  * @enc: (out caller-allocates): the encoder
@@ -13,7 +54,9 @@
  * @prefix: name prefix, e.g. "vision_model" or "git.image_encoder.vision_model"
  * @cfg: geometry
  *
- * Loads `PREFIX.encoder.layers.{i}.*` (CLIP names).
+ * Loads `PREFIX.encoder.layers.{i}.*` (CLIP names); with the loader's
+ * matrix dtype i8 the six matrices of each block are quantized to int8
+ * with a scale per row (vlm_safetensors_load_q8()).
  *
  * Returns: %TRUE on success; on failure the loader holds the error.
  */
@@ -27,24 +70,32 @@ vlm_clip_encoder_load (VlmClipEncoder *enc, VlmWeightLoader *wl, const gchar *pr
   for (gint i = 0; i < cfg->layers && !wl->failed; i++) {
     VlmClipBlock *b = &enc->blocks[i];
     struct {
-      VlmTensor **t;
+      VlmTensor **t, **scale;      /* scale: matrices, int8 when the loader says so */
       const gchar *name;
       gint64 rows, cols;           /* cols 0: a vector of rows */
     } items[] = {
-      { &b->ln1_w, "layer_norm1.weight", D, 0 }, { &b->ln1_b, "layer_norm1.bias", D, 0 },
-      { &b->ln2_w, "layer_norm2.weight", D, 0 }, { &b->ln2_b, "layer_norm2.bias", D, 0 },
-      { &b->q_w, "self_attn.q_proj.weight", D, D }, { &b->q_b, "self_attn.q_proj.bias", D, 0 },
-      { &b->k_w, "self_attn.k_proj.weight", D, D }, { &b->k_b, "self_attn.k_proj.bias", D, 0 },
-      { &b->v_w, "self_attn.v_proj.weight", D, D }, { &b->v_b, "self_attn.v_proj.bias", D, 0 },
-      { &b->o_w, "self_attn.out_proj.weight", D, D },
-      { &b->o_b, "self_attn.out_proj.bias", D, 0 },
-      { &b->fc1_w, "mlp.fc1.weight", I, D }, { &b->fc1_b, "mlp.fc1.bias", I, 0 },
-      { &b->fc2_w, "mlp.fc2.weight", D, I }, { &b->fc2_b, "mlp.fc2.bias", D, 0 },
+      { &b->ln1_w, NULL, "layer_norm1.weight", D, 0 },
+      { &b->ln1_b, NULL, "layer_norm1.bias", D, 0 },
+      { &b->ln2_w, NULL, "layer_norm2.weight", D, 0 },
+      { &b->ln2_b, NULL, "layer_norm2.bias", D, 0 },
+      { &b->q_w, &b->q_s, "self_attn.q_proj.weight", D, D },
+      { &b->q_b, NULL, "self_attn.q_proj.bias", D, 0 },
+      { &b->k_w, &b->k_s, "self_attn.k_proj.weight", D, D },
+      { &b->k_b, NULL, "self_attn.k_proj.bias", D, 0 },
+      { &b->v_w, &b->v_s, "self_attn.v_proj.weight", D, D },
+      { &b->v_b, NULL, "self_attn.v_proj.bias", D, 0 },
+      { &b->o_w, &b->o_s, "self_attn.out_proj.weight", D, D },
+      { &b->o_b, NULL, "self_attn.out_proj.bias", D, 0 },
+      { &b->fc1_w, &b->fc1_s, "mlp.fc1.weight", I, D },
+      { &b->fc1_b, NULL, "mlp.fc1.bias", I, 0 },
+      { &b->fc2_w, &b->fc2_s, "mlp.fc2.weight", D, I },
+      { &b->fc2_b, NULL, "mlp.fc2.bias", D, 0 },
     };
     for (gsize k = 0; k < G_N_ELEMENTS (items); k++) {
       g_autofree gchar *name = g_strdup_printf ("%s.encoder.layers.%d.%s", prefix, i,
                                                 items[k].name);
-      *items[k].t = items[k].cols ? vlm_load_matrix (wl, name, items[k].rows, items[k].cols)
+      *items[k].t = items[k].cols ? load_linear (wl, name, items[k].rows, items[k].cols,
+                                                 items[k].scale)
           : vlm_load_vector (wl, name, items[k].rows);
     }
   }
@@ -61,6 +112,16 @@ void
 vlm_clip_encoder_clear (VlmClipEncoder *enc)
 {
   g_clear_pointer (&enc->blocks, g_free);
+}
+
+/* A linear layer: int8 weights (with their row scales) or float ones. */
+static gboolean
+linear (VlmTensor *y, const VlmTensor *x, const VlmTensor *w, const VlmTensor *w_scale,
+        const VlmTensor *bias, const VlmTensor *residual, VlmActivation act, GError **error)
+{
+  if (w_scale)
+    return vlm_op_matmul_scaled (y, x, w, w_scale, bias, residual, act, error);
+  return vlm_op_matmul (y, x, w, bias, residual, act, error);
 }
 
 /* Activations of one pass over [B, T, D]. */
@@ -88,8 +149,8 @@ run_mlp (const VlmTransformerConfig *c, const VlmClipBlock *b, VlmTensor *x, Vlm
          VlmTensor *mlp, GError **e)
 {
   return vlm_op_layernorm (h, x, b->ln2_w, b->ln2_b, c->eps, e) &&
-      vlm_op_matmul (mlp, h, b->fc1_w, b->fc1_b, NULL, c->act, e) &&
-      vlm_op_matmul (x, mlp, b->fc2_w, b->fc2_b, x, VLM_ACT_NONE, e);
+      linear (mlp, h, b->fc1_w, b->fc1_s, b->fc1_b, NULL, c->act, e) &&
+      linear (x, mlp, b->fc2_w, b->fc2_s, b->fc2_b, x, VLM_ACT_NONE, e);
 }
 
 static gboolean
@@ -97,11 +158,11 @@ run_block (const VlmTransformerConfig *c, const VlmClipBlock *b, const BlockScra
            VlmTensor *x, const VlmAttentionParams *ap, GError **e)
 {
   return vlm_op_layernorm (bs->h, x, b->ln1_w, b->ln1_b, c->eps, e) &&
-      vlm_op_matmul (bs->q, bs->h, b->q_w, b->q_b, NULL, VLM_ACT_NONE, e) &&
-      vlm_op_matmul (bs->k, bs->h, b->k_w, b->k_b, NULL, VLM_ACT_NONE, e) &&
-      vlm_op_matmul (bs->v, bs->h, b->v_w, b->v_b, NULL, VLM_ACT_NONE, e) &&
+      linear (bs->q, bs->h, b->q_w, b->q_s, b->q_b, NULL, VLM_ACT_NONE, e) &&
+      linear (bs->k, bs->h, b->k_w, b->k_s, b->k_b, NULL, VLM_ACT_NONE, e) &&
+      linear (bs->v, bs->h, b->v_w, b->v_s, b->v_b, NULL, VLM_ACT_NONE, e) &&
       vlm_op_attention (bs->a, bs->q, bs->k, bs->v, ap, e) &&
-      vlm_op_matmul (x, bs->a, b->o_w, b->o_b, x, VLM_ACT_NONE, e) &&
+      linear (x, bs->a, b->o_w, b->o_s, b->o_b, x, VLM_ACT_NONE, e) &&
       run_mlp (c, b, x, bs->h, bs->mlp, e);
 }
 
@@ -176,11 +237,11 @@ vlm_clip_encoder_run_pooled (const VlmClipEncoder *enc, VlmScratch *s, VlmTensor
   if (!ids || !x_rows || !h_rows || !y ||
       !vlm_tensor_upload (ids, rows, B * sizeof (gint32), e) ||
       !vlm_op_layernorm (bs.h, x, b->ln1_w, b->ln1_b, c->eps, e) ||
-      !vlm_op_matmul (bs.k, bs.h, b->k_w, b->k_b, NULL, VLM_ACT_NONE, e) ||
-      !vlm_op_matmul (bs.v, bs.h, b->v_w, b->v_b, NULL, VLM_ACT_NONE, e) ||
+      !linear (bs.k, bs.h, b->k_w, b->k_s, b->k_b, NULL, VLM_ACT_NONE, e) ||
+      !linear (bs.v, bs.h, b->v_w, b->v_s, b->v_b, NULL, VLM_ACT_NONE, e) ||
       !vlm_op_gather_rows (one.h, h_rows, ids, e) ||
       !vlm_op_gather_rows (y, x_rows, ids, e) ||
-      !vlm_op_matmul (one.q, one.h, b->q_w, b->q_b, NULL, VLM_ACT_NONE, e))
+      !linear (one.q, one.h, b->q_w, b->q_s, b->q_b, NULL, VLM_ACT_NONE, e))
     return NULL;
   if (!causal) {
     if (!vlm_op_attention (one.a, one.q, bs.k, bs.v, &ap, e))
@@ -198,7 +259,7 @@ vlm_clip_encoder_run_pooled (const VlmClipEncoder *enc, VlmScratch *s, VlmTensor
         return NULL;
     }
   }
-  if (!vlm_op_matmul (y, one.a, b->o_w, b->o_b, y, VLM_ACT_NONE, e) ||
+  if (!linear (y, one.a, b->o_w, b->o_s, b->o_b, y, VLM_ACT_NONE, e) ||
       !run_mlp (c, b, y, one.h, one.mlp, e))
     return NULL;
   return y;
@@ -234,7 +295,7 @@ vlm_vit_load (VlmVit *vit, VlmWeightLoader *wl, const gchar *prefix,
   g_autofree gchar *post_w = g_strconcat (prefix, ".post_layernorm.weight", NULL);
   g_autofree gchar *post_b = g_strconcat (prefix, ".post_layernorm.bias", NULL);
   vit->class_emb = vlm_load_vector (wl, cls, D);
-  vit->patch_w = vlm_load_as (wl, wl->matrix_dtype, patch, 4, SHAPE (D, 3, p, p));
+  vit->patch_w = vlm_load_as (wl, vlm_clip_dense_dtype (wl), patch, 4, SHAPE (D, 3, p, p));
   vit->pos = vlm_load_f32 (wl, pos, 2, SHAPE (T, D));
   vit->pre_ln_w = vlm_load_vector (wl, pre_w, D);
   vit->pre_ln_b = vlm_load_vector (wl, pre_b, D);

@@ -17,6 +17,8 @@ typedef struct {
   VlmTensor *ln1_w, *ln1_b, *ln2_w, *ln2_b;
   VlmTensor *q_w, *q_b, *k_w, *k_b, *v_w, *v_b, *o_w, *o_b;
   VlmTensor *fc1_w, *fc1_b, *fc2_w, *fc2_b;
+  /* Row scales of int8 matrices (vlm_op_matmul_scaled()), else NULL. */
+  VlmTensor *q_s, *k_s, *v_s, *o_s, *fc1_s, *fc2_s;
 } VlmClipBlock;
 
 typedef struct {
@@ -31,6 +33,7 @@ gboolean vlm_clip_encoder_run   (const VlmClipEncoder *enc, VlmScratch *s, VlmTe
 VlmTensor *vlm_clip_encoder_run_pooled (const VlmClipEncoder *enc, VlmScratch *s, VlmTensor *x,
                                         gboolean causal, const gint32 *pos);
 void     vlm_clip_encoder_clear (VlmClipEncoder *enc);
+VlmDType vlm_clip_dense_dtype   (const VlmWeightLoader *wl);
 
 /* The vision tower up to the last block (no post-LN, no pooling). */
 typedef struct {

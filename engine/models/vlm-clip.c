@@ -40,14 +40,16 @@ load_weights (VlmClipModel *m, VlmWeightLoader *wl)
   if (!vlm_vit_load (&m->vision, wl, "vision_model", &c->vision, c->image_size, c->patch_size) ||
       !vlm_clip_encoder_load (&m->text, wl, "text_model", &c->text))
     return FALSE;
-  m->vis_proj = vlm_load_matrix (wl, "visual_projection.weight", P, Dv);
+  m->vis_proj = vlm_load_as (wl, vlm_clip_dense_dtype (wl), "visual_projection.weight", 2,
+                             SHAPE (P, Dv));
   m->tok_emb = vlm_load_f32 (wl, "text_model.embeddings.token_embedding.weight", 2,
                              SHAPE (c->vocab_size, Dt));
   m->txt_pos = vlm_load_f32 (wl, "text_model.embeddings.position_embedding.weight", 2,
                              SHAPE (c->max_positions, Dt));
   m->final_ln_w = vlm_load_vector (wl, "text_model.final_layer_norm.weight", Dt);
   m->final_ln_b = vlm_load_vector (wl, "text_model.final_layer_norm.bias", Dt);
-  m->txt_proj = vlm_load_matrix (wl, "text_projection.weight", P, Dt);
+  m->txt_proj = vlm_load_as (wl, vlm_clip_dense_dtype (wl), "text_projection.weight", 2,
+                             SHAPE (P, Dt));
   VlmTensor *ls = vlm_load_f32 (wl, "logit_scale", 1, SHAPE (1));
   if (!ls || !vlm_tensor_download (ls, &m->logit_scale, sizeof (gfloat), wl->error))
     return FALSE;
@@ -65,8 +67,10 @@ load_weights (VlmClipModel *m, VlmWeightLoader *wl)
  *   optionally preprocessor_config.json, vocab.json + merges.txt)
  * @device: where to run
  * @weights: %VLM_DTYPE_F32, or %VLM_DTYPE_F16 or %VLM_DTYPE_BF16 to store
- *   matmul weights in half precision (the device must support it: see
- *   vlm_op_matmul_supports_weights())
+ *   matmul weights in half precision, or %VLM_DTYPE_I8 to quantize the
+ *   transformer blocks' matrices to int8 with a scale per row (the other
+ *   matrices then bf16); the device must support it: see
+ *   vlm_op_matmul_supports_weights()
  * @error: return location for a #GError
  *
  * Loads the configuration, every weight (shapes checked against the
@@ -83,9 +87,10 @@ vlm_clip_model_load (const gchar *dir, VlmDevice *device, VlmDType weights, GErr
                  "is not a directory)", dir);
     return NULL;
   }
-  if (weights != VLM_DTYPE_F32 && weights != VLM_DTYPE_F16 && weights != VLM_DTYPE_BF16) {
-    g_set_error (error, VLM_ERROR, VLM_ERROR_INVALID_ARGUMENT, "%s: weights must be f32, f16 "
-                 "or bf16", dir);
+  if (weights != VLM_DTYPE_F32 && weights != VLM_DTYPE_F16 && weights != VLM_DTYPE_BF16 &&
+      weights != VLM_DTYPE_I8) {
+    g_set_error (error, VLM_ERROR, VLM_ERROR_INVALID_ARGUMENT, "%s: weights must be f32, f16, "
+                 "bf16 or i8", dir);
     return NULL;
   }
   if (!vlm_op_matmul_supports_weights (device, weights)) {
