@@ -28,7 +28,7 @@ Every input goes through the converter's command line entry point
 2. nothing was executed: a marker file the hostile payloads would create
    stays absent, and an audit hook sees no process, exec/compile, import,
    network, ctypes, file deletion or write outside OUT during conversion;
-3. no memory bomb: the peak RSS during the input stays under --rss-mb, and numpy
+3. no memory bomb: the input adds less than --rss-mb to the peak RSS, and numpy
    is never asked for an array it cannot allocate (the process runs under an
    address-space limit, --memory-mb, so such a request fails and shows);
 4. no hang: each input takes less than --timeout seconds.
@@ -547,21 +547,28 @@ class Guard:
             self.events.append(f"{event} {args!r}"[:200])
 
 
-def reset_peak_rss() -> None:
-    """Resets the process's peak RSS (VmHWM), so that each input's shows."""
+def _status_mb(field: str) -> int:
+    """A memory field of /proc/self/status (VmRSS, VmHWM), in MiB."""
+    with contextlib.suppress(OSError):
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith(field + ":"):
+                    return int(line.split()[1]) >> 10
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss >> 10
+
+
+def reset_peak_rss() -> int:
+    """Resets the process's peak RSS (VmHWM) to its current RSS, so that each
+    input's own peak shows; returns that RSS in MiB."""
     with contextlib.suppress(OSError):
         with open("/proc/self/clear_refs", "w") as f:
             f.write("5")
+    return _status_mb("VmRSS")
 
 
 def peak_rss_mb() -> int:
     """Peak RSS since the last reset, in MiB."""
-    with contextlib.suppress(OSError):
-        with open("/proc/self/status") as f:
-            for line in f:
-                if line.startswith("VmHWM:"):
-                    return int(line.split()[1]) >> 10
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss >> 10
+    return _status_mb("VmHWM")
 
 
 def outcome_signature(status: str) -> str:
@@ -580,7 +587,7 @@ def run_one(data: bytes, workdir: Path, marker: Path, guard: Guard, timeout: flo
     if dst.exists():
         dst.unlink()
     err = io.StringIO()
-    reset_peak_rss()
+    base_mb = reset_peak_rss()
     guard.out_path = str(dst)
     guard.events.clear()
     signal.setitimer(signal.ITIMER_REAL, timeout)
@@ -608,8 +615,9 @@ def run_one(data: bytes, workdir: Path, marker: Path, guard: Guard, timeout: flo
              if line != "SystemError: deallocated bytearray object has exported buffers"]
     message = "\n".join(lines)
     peak_mb = peak_rss_mb()
-    if peak_mb > rss_limit_mb:
-        raise Finding(f"memory bomb: the process peaked at {peak_mb} MiB (limit {rss_limit_mb})")
+    if peak_mb - base_mb > rss_limit_mb:
+        raise Finding(f"memory bomb: the input took the process from {base_mb} to {peak_mb} MiB"
+                      f" (limit +{rss_limit_mb})")
     if status == 0:
         try:
             st = safetensors_io.load(str(dst))
@@ -645,7 +653,7 @@ def main() -> int:
                         help="address-space limit of this process (default 3072; 0: none;"
                              " not set under ASan)")
     parser.add_argument("--rss-mb", type=int, default=1024,
-                        help="peak RSS an input may cause (default 1024)")
+                        help="RSS an input may add at its peak (default 1024)")
     parser.add_argument("--findings", default="/tmp/fuzz-unpickler",
                         help="where failing inputs are saved")
     parser.add_argument("--write-seeds", metavar="DIR",
@@ -730,7 +738,7 @@ def main() -> int:
             signature = outcome_signature(outcome)
             if signature not in seen:
                 seen.add(signature)
-                if len(pool) < 5000:
+                if len(pool) < 2000 and len(data) <= 64 << 10:     # the pool stays small
                     pool.append((archive, data))
         elapsed = time.monotonic() - start
         print(f"fuzz_unpickler: seed {seed}, {runs} inputs in {elapsed:.0f} s "
