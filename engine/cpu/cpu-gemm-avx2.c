@@ -231,6 +231,7 @@ static const VlmCpuIsa isa_avx2 = {
   .activation = activation_avx2,
   .half_to_float = half_to_float_avx2,
   .exp_sum = exp_sum_avx2,
+  .pack_rows = vlm_cpu_pack_rows_generic,
 };
 
 /**

@@ -323,16 +323,7 @@ pack_x_tiles (gpointer data, gint64 begin, gint64 end, guint thread)
   gint64 K = job->K;
   for (gint64 t = begin; t < end; t++) {
     gint64 r0 = tile_row (job, t), mr = tile_row (job, t + 1) - r0;
-    gfloat *restrict dst = job->xp + r0 * K;
-    /* In blocks of k so the written part stays in L1. */
-    for (gint64 k0 = 0; k0 < K; k0 += 64) {
-      gint64 k1 = MIN (K, k0 + 64);
-      for (gint64 m = 0; m < mr; m++) {
-        const gfloat *restrict src = job->x + (r0 + m) * K;
-        for (gint64 k = k0; k < k1; k++)
-          dst[k * mr + m] = src[k];
-      }
-    }
+    job->isa->pack_rows (job->xp + r0 * K, job->x + r0 * K, (gsize) K, (gint) mr, K);
   }
 }
 
@@ -560,6 +551,20 @@ gemm_generic (gint mr, gint64 kc, const gfloat *a, const gfloat *b, gfloat *sums
 }
 
 static void
+pack_rows_generic (gfloat *restrict dst, const gfloat *restrict src, gsize ld, gint mr, gint64 K)
+{
+  /* In blocks of k so the written part stays in L1. */
+  for (gint64 k0 = 0; k0 < K; k0 += 64) {
+    gint64 k1 = MIN (K, k0 + 64);
+    for (gint m = 0; m < mr; m++) {
+      const gfloat *row = src + (gsize) m * ld;
+      for (gint64 k = k0; k < k1; k++)
+        dst[k * mr + m] = row[k];
+    }
+  }
+}
+
+static void
 activation_generic (gfloat *y, const gfloat *x, gsize n, VlmActivation act)
 {
   for (gsize i = 0; i < n; i++)
@@ -585,7 +590,25 @@ static const VlmCpuIsa isa_generic = {
   .activation = activation_generic,
   .half_to_float = vlm_f16_to_f32,
   .exp_sum = exp_sum_generic,
+  .pack_rows = pack_rows_generic,
 };
+
+/**
+ * vlm_cpu_pack_rows_generic:
+ * @dst: (out caller-allocates): @K × @mr floats
+ * @src: @mr rows of at least @K floats, @ld apart
+ * @ld: row stride of @src, in floats
+ * @mr: number of rows
+ * @K: row length
+ *
+ * dst[k·mr + m] = src[m·ld + k]: rows of x packed k-major for a GEMM tile
+ * (the portable version, also used by the AVX2 kernels).
+ */
+void
+vlm_cpu_pack_rows_generic (gfloat *dst, const gfloat *src, gsize ld, gint mr, gint64 K)
+{
+  pack_rows_generic (dst, src, ld, mr, K);
+}
 
 /**
  * vlm_cpu_isa_generic:

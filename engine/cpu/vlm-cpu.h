@@ -87,6 +87,11 @@ typedef void (*VlmCpuHalfFunc) (gfloat *dst, const guint16 *src, gsize n);
 /* y[i] = e^(x[i] − shift) over @n floats (y may be x); returns Σ y[i]. */
 typedef gfloat (*VlmCpuExpFunc) (gfloat *y, const gfloat *x, gsize n, gfloat shift);
 
+/* dst[k·mr + m] = src[m·ld + k] for m < @mr (1 … the ISA's MR), k < @K:
+ * rows of x packed k-major for a GEMM tile. */
+typedef void (*VlmCpuPackRowsFunc) (gfloat *dst, const gfloat *src, gsize ld, gint mr,
+                                    gint64 K);
+
 typedef struct {
   const gchar *name;       /* "avx512f", "avx2", "generic" */
   gint mr;                 /* largest tile height */
@@ -95,7 +100,10 @@ typedef struct {
   VlmCpuActivationFunc activation;
   VlmCpuHalfFunc half_to_float;
   VlmCpuExpFunc exp_sum;
+  VlmCpuPackRowsFunc pack_rows;
 } VlmCpuIsa;
+
+void vlm_cpu_pack_rows_generic (gfloat *dst, const gfloat *src, gsize ld, gint mr, gint64 K);
 
 const VlmCpuIsa *vlm_cpu_isa_generic (void);
 #ifdef VLM_CPU_HAVE_X86
