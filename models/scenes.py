@@ -66,7 +66,7 @@ COLOURS = {
 }
 BACKGROUNDS = {"white": (250, 250, 250), "black": (15, 15, 15), "gray": (128, 128, 128)}
 SIZES = ("small", "large")
-RADIUS_RANGE = {"small": (0.055, 0.075), "large": (0.10, 0.13)}
+RADIUS_RANGE = {"small": (0.063, 0.086), "large": (0.115, 0.15)}
 COUNT_WORDS = ("zero", "a", "two", "three", "four")   # caption count words
 ANSWER_NUMBERS = ("zero", "one", "two", "three", "four")
 MAX_OBJECTS = 4
@@ -320,32 +320,6 @@ def pick_probes(rng: np.random.Generator, objects: list[Obj]) -> list[tuple[str,
             pool = [p for p in absent if p not in probes]
         probes.append(pool[int(rng.integers(len(pool)))])
     return probes
-
-
-def sample_crowded(seed: int, index: int, tries: int = 14) -> Scene:
-    """A crowded scene for dense pre-training: up to `tries` objects of any kind
-    (no caption-group limit), each placed if it fits; mostly small ones.
-
-    Not a captioning scene (captions may exceed the decoder limit); used for
-    per-patch shape/colour supervision.  Seeded by [seed, index, 7]."""
-    rng = np.random.default_rng([seed, index, 7])
-    colours = list(COLOURS)
-    objects: list[Obj] = []
-    for _ in range(tries):
-        shape = SHAPES[int(rng.integers(len(SHAPES)))]
-        size = "large" if rng.random() < 0.3 else "small"
-        lo, hi = RADIUS_RANGE[size]
-        for _ in range(20):
-            r = float(rng.uniform(lo, hi))
-            e = r * SHAPE_EXTENT[shape] + EDGE_MARGIN
-            obj = Obj(shape, colours[int(rng.integers(len(colours)))], size,
-                      float(rng.uniform(e, 1 - e)), float(rng.uniform(e, 1 - e)), r)
-            if fits(obj, objects):
-                objects.append(obj)
-                break
-    if not objects:
-        objects.append(Obj("circle", "red", "small", 0.5, 0.5, 0.06))
-    return Scene(pick_background(rng, objects), objects)
 
 
 def sample_scene(seed: int, index: int, n_objects: int | None = None) -> Scene:
