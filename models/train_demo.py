@@ -39,6 +39,7 @@ tests/git_reference.py): same top-1 labels / same greedy tokens as torch.
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import math
 import sys
@@ -58,8 +59,8 @@ import safetensors_io  # noqa: E402
 import scenes  # noqa: E402
 import clip_tokenizer_ref  # noqa: E402
 
-IMAGE_SIZE = 96
-PATCH = 16
+IMAGE_SIZE = 64
+PATCH = 8
 BIG_RENDER = (320, 240)            # the demo video's frame size
 MEAN = np.array(mcc.IMAGE_MEAN, dtype=np.float32)
 STD = np.array(mcc.IMAGE_STD, dtype=np.float32)
@@ -67,8 +68,8 @@ EVAL_SEED = 1000                   # held-out scenes: never used for training
 TEMPLATES = ("{}", "a photo of {}")
 DETECT_THRESHOLD = 0.3             # cosine the detect loss centres on
 
-CLIP_GEOMETRY = mcc.Geometry(vision_hidden=192, vision_layers=4, vision_heads=3,
-                             vision_mlp=768, image_size=IMAGE_SIZE, patch_size=PATCH,
+CLIP_GEOMETRY = mcc.Geometry(vision_hidden=128, vision_layers=4, vision_heads=2,
+                             vision_mlp=512, image_size=IMAGE_SIZE, patch_size=PATCH,
                              text_hidden=128, text_layers=4, text_heads=2, text_mlp=512,
                              max_positions=77, projection_dim=128, act="quick_gelu")
 GIT_HIDDEN, GIT_LAYERS, GIT_HEADS, GIT_MLP, GIT_POSITIONS = 192, 4, 3, 768, 128
@@ -79,14 +80,17 @@ class TrainError(Exception):
     """Bad arguments, missing inputs or a failed export check."""
 
 
-def torch_module():
-    """Import torch (Debian's python3-torch) with two threads and determinism."""
+def torch_module(threads: int = 1):
+    """Import torch (Debian's python3-torch) with `threads` threads and determinism.
+
+    One thread by default: on this shared 2-core machine two OpenMP threads
+    were up to 5x slower than one (each waits for the other to be scheduled)."""
     try:
         import torch
     except ImportError as e:
         raise TrainError("needs PyTorch: apt-get install python3-torch (run with"
                          " /usr/bin/python3)") from e
-    torch.set_num_threads(2)
+    torch.set_num_threads(threads)
     torch.use_deterministic_algorithms(True)
     return torch
 
@@ -336,25 +340,29 @@ def render_mode(index: int) -> str:
 
 @dataclass
 class SceneSet:
-    """Rendered scenes: images uint8 [N, S, S, 3] and their Scene objects."""
+    """Rendered scenes: images uint8 [N, S, S, 3], their Scene objects and the
+    per-patch object labels [N, (S/P)^2] (scenes.patch_labels; 32 = background)."""
 
     images: np.ndarray
     scenes: list[scenes.Scene]
+    patches: np.ndarray | None = None
 
 
 def render_set(seed: int, count: int, log: bool = True) -> SceneSet:
     """Scenes 0..count-1 of seed, rendered with render_mode(i)."""
     started = time.monotonic()
     images = np.empty((count, IMAGE_SIZE, IMAGE_SIZE, 3), dtype=np.uint8)
+    patches = np.empty((count, (IMAGE_SIZE // PATCH) ** 2), dtype=np.int64)
     items = []
     for i in range(count):
         scene = scenes.sample_scene(seed, i)
         images[i] = scene_image(scene, render_mode(i))
+        patches[i] = scenes.patch_labels(scene, IMAGE_SIZE, PATCH)
         items.append(scene)
     if log:
         print(f"rendered {count} scenes of seed {seed} in {time.monotonic() - started:.0f} s",
               flush=True)
-    return SceneSet(images, items)
+    return SceneSet(images, items, patches)
 
 
 def to_pixels(torch, images: np.ndarray):
@@ -364,22 +372,39 @@ def to_pixels(torch, images: np.ndarray):
     return x.permute(0, 3, 1, 2).contiguous()
 
 
-def augment(torch, images: np.ndarray, gen):
-    """Normalised pixels with random horizontal flips, brightness/contrast jitter and noise."""
+def augment(torch, images: np.ndarray, patches: np.ndarray, gen):
+    """(normalised pixels, patch labels) with random horizontal flips (labels flipped
+    too), brightness/contrast jitter and noise."""
     x = torch.from_numpy(images).float().div_(255.0)
-    b = x.shape[0]
+    b, grid = x.shape[0], IMAGE_SIZE // PATCH
     flip = torch.rand(b, generator=gen) < 0.5
     x[flip] = x[flip].flip(2)
+    labels = torch.from_numpy(patches).view(b, grid, grid).clone()
+    labels[flip] = labels[flip].flip(2)
     gain = 1 + 0.08 * (torch.rand(b, 1, 1, 1, generator=gen) - 0.5)
     shift = 0.04 * (torch.rand(b, 1, 1, 1, generator=gen) - 0.5)
     x = (x * gain + shift + 0.01 * torch.randn(x.shape, generator=gen)).clamp_(0, 1)
     x = (x - torch.from_numpy(MEAN)) / torch.from_numpy(STD)
-    return x.permute(0, 3, 1, 2).contiguous()
+    return x.permute(0, 3, 1, 2).contiguous(), labels.view(b, -1)
 
 
 # ---------------------------------------------------------------------------
 # Torch modules (submodule names = the Hugging Face tensor names)
 # ---------------------------------------------------------------------------
+
+def sincos_positions(torch, grid: int, d: int):
+    """[grid*grid + 1, d] 2-D sine/cosine position table (class token row zero), scaled
+    to std ~0.5: a locality prior that speeds up ViT training on little data."""
+    pos = torch.zeros(grid * grid + 1, d)
+    quarter = d // 4
+    freq = 1.0 / (100.0 ** (torch.arange(quarter, dtype=torch.float32) / quarter))
+    ys, xs = torch.meshgrid(torch.arange(grid, dtype=torch.float32),
+                            torch.arange(grid, dtype=torch.float32), indexing="ij")
+    ang_y = ys.reshape(-1, 1) * freq
+    ang_x = xs.reshape(-1, 1) * freq
+    pos[1:] = torch.cat([ang_y.sin(), ang_y.cos(), ang_x.sin(), ang_x.cos()], dim=1)
+    return pos * 0.5
+
 
 def build_modules(torch):
     """Define the model classes (torch is imported lazily)."""
@@ -449,7 +474,8 @@ def build_modules(torch):
             self.class_embedding = nn.Parameter(torch.randn(d) * d ** -0.5)
             self.patch_embedding = nn.Conv2d(3, d, patch, stride=patch, bias=False)
             self.position_embedding = nn.Embedding((size // patch) ** 2 + 1, d)
-            nn.init.normal_(self.position_embedding.weight, std=0.02)
+            with torch.no_grad():
+                self.position_embedding.weight.copy_(sincos_positions(torch, size // patch, d))
 
         def forward(self, pixels):
             x = self.patch_embedding(pixels).flatten(2).transpose(1, 2)
@@ -597,10 +623,13 @@ def build_modules(torch):
             self.git = GitCore(g, vocab)
             self.output = nn.Linear(GIT_HIDDEN, vocab)
 
-        def image_states(self, pixels):
-            """Per decoder layer the image rows' keys and values: list of (k, v)."""
-            x = self.git.visual_projection.visual_projection(
-                self.git.image_encoder.vision_model(pixels))
+        def image_states(self, pixels=None, tokens=None):
+            """Per decoder layer the image rows' keys and values: list of (k, v).
+
+            tokens: the vision tower's output if already computed."""
+            if tokens is None:
+                tokens = self.git.image_encoder.vision_model(pixels)
+            x = self.git.visual_projection.visual_projection(tokens)
             kvs = []
             for layer in self.git.encoder.layer:
                 x, k, v = layer(x)
@@ -716,10 +745,20 @@ def multi_positive_ce(torch, logits, positive):
     return -(target * logits.log_softmax(1)).sum(1).mean()
 
 
-def clip_loss(torch, model, pixels, ids, eot, positive, label_ids, label_eot, label_present):
-    """InfoNCE both ways + softmax over all labels + per-label detect sigmoid."""
+def patch_loss(torch, head, tokens, labels):
+    """Cross-entropy of the per-patch object labels from the patch tokens (not the class
+    token) through a training-only linear head."""
+    logits = head(tokens[:, 1:])
+    return torch.nn.functional.cross_entropy(logits.reshape(-1, logits.shape[-1]),
+                                             labels.reshape(-1))
+
+
+def clip_loss(torch, model, head, pixels, patches, ids, eot, positive, label_ids, label_eot,
+              label_present):
+    """InfoNCE both ways + softmax over all labels + per-label detect sigmoid + patch labels."""
     F = torch.nn.functional
-    img = model.encode_image(pixels)
+    tokens = model.vision_model(pixels)
+    img = F.normalize(model.visual_projection(tokens[:, 0]), dim=-1)
     txt = model.encode_text(ids, eot)
     lab = model.encode_text(label_ids, label_eot)
     scale = model.logit_scale.clamp(max=math.log(100)).exp()
@@ -731,7 +770,9 @@ def clip_loss(torch, model, pixels, ids, eot, positive, label_ids, label_eot, la
     present = torch.from_numpy(label_present)
     labels = multi_positive_ce(torch, scale * cos, present)
     detect = F.binary_cross_entropy_with_logits(20 * (cos - DETECT_THRESHOLD), present.float())
-    return contrast + labels + 0.5 * detect, (contrast.item(), labels.item(), detect.item())
+    dense = patch_loss(torch, head, tokens, patches)
+    return (contrast + labels + 0.5 * detect + dense,
+            (contrast.item(), labels.item(), detect.item(), dense.item()))
 
 
 def clip_label_batch(texts: ClipTexts, rng: np.random.Generator):
@@ -745,7 +786,9 @@ def train_clip(torch, data: SceneSet, texts: ClipTexts, vocab_size: int, args) -
     Clip, _ = build_modules(torch)
     torch.manual_seed(args.seed)
     model = Clip(CLIP_GEOMETRY, vocab_size)
-    opt = make_optimizer(torch, model, args.lr, 0.05)
+    head = torch.nn.Linear(CLIP_GEOMETRY.vision_hidden, len(PAIR_INDEX) + 1)
+    both = torch.nn.ModuleDict({"model": model, "head": head})
+    opt = make_optimizer(torch, both, args.lr, 0.05)
     order = epoch_order(args.seed, len(data.scenes), args.steps, args.batch)
     pres = presence(data.scenes)
     rng = np.random.default_rng([args.seed, 1])
@@ -757,17 +800,19 @@ def train_clip(torch, data: SceneSet, texts: ClipTexts, vocab_size: int, args) -
         batch_texts, positive = clip_batch_texts(data.scenes, idx, pres, rng)
         ids, eot = texts.batch(batch_texts)
         label_ids, label_eot = clip_label_batch(texts, rng)
-        loss, parts = clip_loss(torch, model, augment(torch, data.images[idx], gen),
+        pixels, patches = augment(torch, data.images[idx], data.patches[idx], gen)
+        loss, parts = clip_loss(torch, model, head, pixels, patches,
                                 torch.from_numpy(ids), torch.from_numpy(eot), positive,
                                 torch.from_numpy(label_ids), torch.from_numpy(label_eot),
                                 pres[idx])
         opt.zero_grad(set_to_none=True)
         loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        torch.nn.utils.clip_grad_norm_(both.parameters(), 1.0)
         opt.step()
         if step % args.log_every == 0 or step == args.steps - 1:
             print(f"clip step {step:5d} lr {lr:.2e} loss {loss.item():.3f} (contrast"
-                  f" {parts[0]:.3f} labels {parts[1]:.3f} detect {parts[2]:.3f})"
+                  f" {parts[0]:.3f} labels {parts[1]:.3f} detect {parts[2]:.3f}"
+                  f" patches {parts[3]:.3f})"
                   f" scale {model.logit_scale.exp().item():.1f}"
                   f" {time.monotonic() - started:.0f} s", flush=True)
         if args.watch and (step + 1) % args.watch == 0:
@@ -840,6 +885,22 @@ def git_batch_texts(wp: WordPiece, items: list[scenes.Scene], idx: np.ndarray, p
     return ids, lab, np.array(owner, dtype=np.int64)
 
 
+def watch_git(torch, model, wp: WordPiece, args) -> None:
+    """Print torch greedy caption/VQA metrics on 128 held-out video-like scenes."""
+    data = eval_set(args.eval_seed, 128)["video"]
+    questions = eval_questions(data)
+    model.eval()
+    caps = git_greedy_torch(torch, model, wp, data, list(range(len(data.scenes))),
+                            [""] * len(data.scenes))
+    answers = git_greedy_torch(torch, model, wp, data, [i for i, _ in questions],
+                               [qa["question"] for _, qa in questions])
+    model.train()
+    m = git_metrics([wp.decode(c) for c in caps], [wp.decode(a) for a in answers],
+                    questions, data)
+    print("   watch: " + " ".join(f"{k} {v:.3f}" for k, v in m.items()
+                                  if not k.endswith("_n") and k != "scenes"), flush=True)
+
+
 def load_clip_vision(torch, model, clip_dir: Path) -> None:
     """Copy vision_model.* of an exported CLIP folder into the GIT image encoder."""
     weights = safetensors_io.load(str(clip_dir / "model.safetensors"))
@@ -857,8 +918,10 @@ def train_git(torch, data: SceneSet, wp: WordPiece, args) -> object:
     torch.manual_seed(args.seed + 1)
     model = Git(CLIP_GEOMETRY, len(wp.tokens))
     load_clip_vision(torch, model, Path(args.clip))
-    opt = make_optimizer(torch, model, args.lr, 0.01,
-                         {"git.image_encoder": args.vision_lr_factor})
+    head = torch.nn.Linear(CLIP_GEOMETRY.vision_hidden, len(PAIR_INDEX) + 1)
+    both = torch.nn.ModuleDict({"model": model, "head": head})
+    opt = make_optimizer(torch, both, args.lr, 0.01,
+                         {"model.git.image_encoder": args.vision_lr_factor})
     order = epoch_order(args.seed + 1, len(data.scenes), args.steps, args.batch)
     rng = np.random.default_rng([args.seed, 2])
     gen = torch.Generator().manual_seed(args.seed + 1)
@@ -868,18 +931,24 @@ def train_git(torch, data: SceneSet, wp: WordPiece, args) -> object:
         idx = order[step]
         lr = set_lr(opt, args.lr, step, args.steps, args.warmup)
         ids, labels, owner = git_batch_texts(wp, data.scenes, idx, args.per_image, rng)
-        kvs = model.image_states(augment(torch, data.images[idx], gen))
+        pixels, patches = augment(torch, data.images[idx], data.patches[idx], gen)
+        tokens = model.git.image_encoder.vision_model(pixels)
+        kvs = model.image_states(tokens=tokens)
         logits = model.text_logits(kvs, torch.from_numpy(ids), torch.from_numpy(owner))
         lab = torch.from_numpy(labels)
-        loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), lab.reshape(-1),
-                               ignore_index=-100)
+        text_loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), lab.reshape(-1),
+                                    ignore_index=-100)
+        dense = patch_loss(torch, head, tokens, patches)
+        loss = text_loss + args.patch_weight * dense
         opt.zero_grad(set_to_none=True)
         loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        torch.nn.utils.clip_grad_norm_(both.parameters(), 1.0)
         opt.step()
         if step % args.log_every == 0 or step == args.steps - 1:
-            print(f"git step {step:5d} lr {lr:.2e} loss {loss.item():.4f}"
-                  f" {time.monotonic() - started:.0f} s", flush=True)
+            print(f"git step {step:5d} lr {lr:.2e} loss {text_loss.item():.4f}"
+                  f" patches {dense.item():.3f} {time.monotonic() - started:.0f} s", flush=True)
+        if args.watch and (step + 1) % args.watch == 0:
+            watch_git(torch, model, wp, args)
     return model
 
 
@@ -929,6 +998,7 @@ def write_git(model, out: Path, tokens: list[str]) -> None:
 # Evaluation
 # ---------------------------------------------------------------------------
 
+@functools.lru_cache(maxsize=4)
 def eval_set(seed: int, count: int) -> dict[str, SceneSet]:
     """Held-out scenes rendered directly at 96 and as 320x240 frames reduced like the engine."""
     direct, big = [], []
@@ -1071,7 +1141,7 @@ def bpe_path(args) -> Path:
 
 def run_clip(args) -> dict:
     """Build the tokenizer, train, export and check the CLIP folder."""
-    torch = torch_module()
+    torch = torch_module(args.threads)
     started = time.monotonic()
     out = Path(args.out)
     vocab, merges = clip_vocabulary(bpe_path(args))
@@ -1112,7 +1182,7 @@ def check_clip(torch, model, texts: ClipTexts, out: Path, args) -> dict:
 
 def run_git(args) -> dict:
     """Train, export and check the GIT folder."""
-    torch = torch_module()
+    torch = torch_module(args.threads)
     started = time.monotonic()
     out = Path(args.out)
     tokens = git_vocabulary()
@@ -1174,7 +1244,7 @@ def load_trained(torch, kind: str, folder: Path, vocab_size: int):
 
 def run_eval(args) -> dict:
     """Metrics of exported folders on held-out scenes (torch + numpy reference checks)."""
-    torch = torch_module()
+    torch = torch_module(args.threads)
     metrics = {}
     if args.clip:
         folder = Path(args.clip)
@@ -1202,9 +1272,9 @@ def run_all(args) -> dict:
     return metrics
 
 
-CLIP_DEFAULTS = {"steps": 3000, "batch": 128, "lr": 1e-3, "warmup": 200, "scenes": 40000}
+CLIP_DEFAULTS = {"steps": 2000, "batch": 64, "lr": 1e-3, "warmup": 100, "scenes": 30000}
 GIT_DEFAULTS = {"steps": 3000, "batch": 64, "lr": 5e-4, "warmup": 200, "scenes": 40000,
-                "per_image": 4, "vision_lr_factor": 0.3}
+                "per_image": 4, "vision_lr_factor": 0.3, "patch_weight": 0.5}
 
 
 def clip_defaults(args) -> dict:
@@ -1226,6 +1296,8 @@ def add_common(p: argparse.ArgumentParser) -> None:
                    help="scenes also decoded by the slow numpy GIT reference (100)")
     p.add_argument("--bpe", default=str(mcc.DEFAULT_BPE), help="original CLIP BPE .txt.gz")
     p.add_argument("--log-every", type=int, default=100)
+    p.add_argument("--threads", type=int, default=1,
+                   help="torch threads (1: fastest on a shared 2-core machine)")
     p.add_argument("--watch", type=int, default=0, metavar="N",
                    help="every N steps print held-out metrics (torch, progress only)")
 
