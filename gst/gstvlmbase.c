@@ -19,11 +19,15 @@
  * The model is loaded (or shared with other elements using the same folder
  * and device, see #GstVlmModel) at the READY→PAUSED transition and given back
  * at PAUSED→READY; a missing or broken model fails that state change with an
- * error naming the folder and the reason.
+ * error naming the folder and the reason. Without a `model`, the project's
+ * demo model of the element's family is used (vlm_demo_model_find(): the
+ * installed copy, the source tree, or `$VLM_DEMO_MODELS`).
  */
 #include <string.h>
 
 #include "gstvlmbase.h"
+#include "vlm-demo-models.h"
+#include "vlm-demo-models-paths.h"
 #include "vlm-meta.h"
 
 GST_DEBUG_CATEGORY_STATIC (gst_vlm_base_debug);
@@ -280,12 +284,23 @@ gst_vlm_base_start (GstBaseTransform *trans)
   GST_OBJECT_UNLOCK (base);
   p->colorimetry_warned = FALSE;
 
-  if (!folder || !*folder) {
-    GST_ELEMENT_ERROR (base, RESOURCE, NOT_FOUND,
-        ("%s: no model folder set (property \"model\")", GST_OBJECT_NAME (base)), (NULL));
-    return FALSE;
-  }
   g_autoptr (GError) error = NULL;
+  if (!folder || !*folder) {
+    VlmDemoModel demo = klass->model_kind == GST_VLM_MODEL_KIND_GIT ? VLM_DEMO_MODEL_GIT
+                                                                     : VLM_DEMO_MODEL_CLIP;
+    g_free (folder);
+    folder = vlm_demo_model_find (demo, &error);
+    if (!folder) {
+      GST_ELEMENT_ERROR (base, RESOURCE, NOT_FOUND,
+          ("%s: no model folder set (property \"model\") and %s; pass model=DIR (a %s folder "
+           "in the Hugging Face layout) or set " VLM_DEMO_MODELS_ENV "=DIR (holding clip/ and "
+           "git/)", GST_OBJECT_NAME (base), error->message, vlm_demo_model_family (demo)),
+          (NULL));
+      return FALSE;
+    }
+    GST_INFO_OBJECT (base, "no model set: the demo %s model in %s",
+                     vlm_demo_model_family (demo), folder);
+  }
   GstVlmModel *model = gst_vlm_model_pool_acquire_kind (folder, device, klass->model_kind,
                                                         &error);
   if (!model) {
@@ -766,13 +781,18 @@ gst_vlm_base_class_init (GstVlmBaseClass *klass)
    * preprocessor_config.json), GIT for vlmcaption and vlmvqa (config.json,
    * model.safetensors, vocab.txt, preprocessor_config.json).
    * Elements naming the same folder (after resolving symbolic links) and
-   * the same device share one loaded instance.
+   * the same device share one loaded instance. Unset (the default): the
+   * project's demo model, CLIP or GIT as above, from
+   * DATADIR/gst-vlm/models/demo/ (or the source tree it was built from, or
+   * `$VLM_DEMO_MODELS`; see vlm_demo_model_find()).
    */
   g_object_class_install_property (gobject_class, PROP_MODEL,
       g_param_spec_string ("model", "Model folder",
           "Folder of the model (Hugging Face layout: config.json, model.safetensors, "
           "tokenizer files); loaded at READY→PAUSED, shared with every element using the "
-          "same folder and device",
+          "same folder and device. Unset: the demo model (CLIP for vlmembed/vlmmatch, GIT for "
+          "vlmcaption/vlmvqa) from " VLM_DEMO_MODELS_DATADIR "/{clip,git}, else the source "
+          "tree's models/demo; $VLM_DEMO_MODELS=DIR replaces both; missing: an error",
           NULL,
           G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_READY));
 

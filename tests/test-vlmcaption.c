@@ -946,7 +946,10 @@ GST_START_TEST (test_bad_models)
 {
   expect_load_error (clip_dir, "not a GIT model");
   expect_load_error ("/nonexistent/git", "No such file");
-  expect_load_error (NULL, "no model folder");
+  /* no model: the demo GIT model, here made absent; the error says where it looked */
+  g_setenv ("VLM_DEMO_MODELS", "/nonexistent/demo-models", TRUE);
+  expect_load_error (NULL, "/nonexistent/demo-models/git");
+  g_unsetenv ("VLM_DEMO_MODELS");
   g_autofree gchar *tmp = g_dir_make_tmp ("vlmcaption-XXXXXX", NULL);
   const gchar *files[] = { "config.json", "model.safetensors", "preprocessor_config.json" };
   for (guint i = 0; i < G_N_ELEMENTS (files); i++) {
