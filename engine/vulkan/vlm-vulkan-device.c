@@ -11,6 +11,9 @@
  *    VK_KHR_push_descriptor is available (tests the fallback path).
  *  - VLM_VULKAN_FORCE_STAGING=1 (vlm-vulkan-memory.c): upload and download
  *    through staging copies even on unified memory (tests that path).
+ *  - VLM_VULKAN_FAULT=init|alloc[:N]|submit[:N]|lost[:N] (vlm-vulkan-fault.c):
+ *    inject failures (Vulkan unavailable, out of device memory, a failed
+ *    submission, device lost) through the real error paths, for tests.
  */
 #include <string.h>
 
@@ -209,6 +212,8 @@ instance_get (void)
 static gboolean
 enumerate_physical (VkPhysicalDevice **devices, guint32 *n, GError **error)
 {
+  if (!vlm_vk_fault_check_init (error))
+    return FALSE;
   const VlmVkInstance *inst = instance_get ();
   if (!inst->instance) {
     g_set_error (error, VLM_ERROR, VLM_ERROR_DEVICE, "Vulkan: %s", inst->error);
@@ -566,6 +571,8 @@ vlm_vulkan_device_new (guint index, GError **error)
   g_mutex_init (&vk->lock);
   vk->instance = inst->instance;
   vk->physical = physical[index];
+  /* validated by enumerate_physical() */
+  vlm_vk_fault_plan_from_env (&vk->fault, NULL);
   vkGetPhysicalDeviceProperties (vk->physical, &vk->props);
   if (vk->props.apiVersion < VLM_VK_API_VERSION) {
     g_set_error (error, VLM_ERROR, VLM_ERROR_UNSUPPORTED,

@@ -508,14 +508,23 @@ vlm_vk_flush_locked (VlmVkDevice *vk, GError **error)
       .commandBufferCount = 1,
       .pCommandBuffers = &vk->cmd,
     };
-    ok = vlm_vk_check (vkQueueSubmit (vk->queue, 1, &submit, vk->fence), vk, error,
-                       "Vulkan device %s: cannot submit work", name);
+    vk->submissions++;
+    gboolean inject = vlm_vk_fault_submit_locked (vk, VLM_VK_FAULT_SUBMIT);
+    VkResult res = inject ? VK_ERROR_OUT_OF_DEVICE_MEMORY
+        : vkQueueSubmit (vk->queue, 1, &submit, vk->fence);
+    ok = vlm_vk_check (res, vk, error, "Vulkan device %s: cannot submit work", name);
     if (ok) {
-      ok = vlm_vk_check (vkWaitForFences (vk->device, 1, &vk->fence, VK_TRUE, UINT64_MAX), vk,
-                         error, "Vulkan device %s: waiting for the submitted work failed",
-                         name);
+      res = vkWaitForFences (vk->device, 1, &vk->fence, VK_TRUE, UINT64_MAX);
+      /* the work did run: the device is "lost" only once it is idle again */
+      inject = res == VK_SUCCESS && vlm_vk_fault_submit_locked (vk, VLM_VK_FAULT_LOST);
+      if (inject)
+        res = VK_ERROR_DEVICE_LOST;
+      ok = vlm_vk_check (res, vk, error, "Vulkan device %s: waiting for the submitted work "
+                         "failed", name);
       vkResetFences (vk->device, 1, &vk->fence);
     }
+    if (inject)
+      vlm_vk_fault_mark (&vk->fault, error);
   }
   finish_locked (vk);
   return ok;

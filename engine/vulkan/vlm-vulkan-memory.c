@@ -378,8 +378,16 @@ VlmStorage *
 vlm_vk_storage_new (VlmDevice *device, gsize nbytes, GError **error)
 {
   VlmVkDevice *vk = vlm_vk_device (device);
+  VlmVkAllocation *a = NULL;
   g_mutex_lock (&vk->lock);
-  VlmVkAllocation *a = allocate_locked (vk, nbytes, error);
+  if (vlm_vk_fault_alloc_locked (vk)) {
+    g_autofree gchar *s = format_size (nbytes);
+    vlm_vk_check (VK_ERROR_OUT_OF_DEVICE_MEMORY, vk, error, "Vulkan device %s: cannot allocate %s",
+                  vk->props.deviceName, s);
+    vlm_vk_fault_mark (&vk->fault, error);
+  } else {
+    a = allocate_locked (vk, nbytes, error);
+  }
   g_mutex_unlock (&vk->lock);
   if (!a)
     return NULL;

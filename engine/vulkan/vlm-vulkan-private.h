@@ -28,6 +28,20 @@ struct _VlmVkBlock {
   GArray *free;              /* VlmVkRange, sorted by offset, coalesced */
 };
 
+/* Fault injection (vlm-vulkan-fault.c, VLM_VULKAN_FAULT). */
+typedef enum {
+  VLM_VK_FAULT_INIT,
+  VLM_VK_FAULT_ALLOC,
+  VLM_VK_FAULT_SUBMIT,
+  VLM_VK_FAULT_LOST,
+  VLM_VK_FAULT_N_KINDS,
+} VlmVkFaultKind;
+
+typedef struct {
+  guint32 at[VLM_VK_FAULT_N_KINDS];  /* 0 = off, else N of KIND:N */
+  gchar spec[64];                    /* the variable's value, for messages */
+} VlmVkFaultPlan;
+
 /* A byte range [start, end) of a buffer. */
 typedef struct {
   VkBuffer buffer;
@@ -58,6 +72,8 @@ typedef struct {
 
   GMutex lock;
   gboolean lost;                   /* VK_ERROR_DEVICE_LOST seen */
+  VlmVkFaultPlan fault;            /* VLM_VULKAN_FAULT when the device was opened */
+  guint64 submissions;             /* vkQueueSubmit calls so far (lock) */
 
   /* Memory (vlm-vulkan-memory.c). */
   guint32 storage_type;            /* memory type of storages */
@@ -91,6 +107,14 @@ vlm_vk_device (VlmDevice *device)
 gboolean vlm_vk_check (VkResult result, VlmVkDevice *vk, GError **error,
                        const gchar *format, ...) G_GNUC_PRINTF (4, 5);
 const gchar *vlm_vk_result_to_string (VkResult result);
+
+/* vlm-vulkan-fault.c */
+gboolean vlm_vk_fault_parse          (const gchar *spec, VlmVkFaultPlan *plan, GError **error);
+gboolean vlm_vk_fault_plan_from_env  (VlmVkFaultPlan *plan, GError **error);
+gboolean vlm_vk_fault_check_init     (GError **error);
+void     vlm_vk_fault_mark           (const VlmVkFaultPlan *plan, GError **error);
+gboolean vlm_vk_fault_alloc_locked   (const VlmVkDevice *vk);
+gboolean vlm_vk_fault_submit_locked  (const VlmVkDevice *vk, VlmVkFaultKind kind);
 
 /* vlm-vulkan-memory.c */
 gboolean    vlm_vk_memory_init          (VlmVkDevice *vk, GError **error);
