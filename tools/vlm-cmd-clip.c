@@ -28,7 +28,7 @@ static gboolean
 parse (int *argc, char ***argv, const gchar *params, const gchar *summary, ClipOptions *o)
 {
   GOptionEntry entries[] = {
-    { "model", 'm', 0, G_OPTION_ARG_FILENAME, &o->model, "Hugging Face CLIP folder", "DIR" },
+    { "model", 'm', 0, G_OPTION_ARG_FILENAME, &o->model, "Hugging Face CLIP folder (default: the demo CLIP)", "DIR" },
     { "device", 'd', 0, G_OPTION_ARG_STRING, &o->device,
       "auto (default), cpu, vulkan or vulkan:N", "DEV" },
     { "weights", 'w', 0, G_OPTION_ARG_STRING, &o->weights,
@@ -41,8 +41,9 @@ parse (int *argc, char ***argv, const gchar *params, const gchar *summary, ClipO
   if (!vlm_cmd_parse (ctx, argc, argv))
     return FALSE;
   if (!o->model) {
-    fprintf (stderr, "vlm %s: --model DIR is required\n", (*argv)[0]);
-    return FALSE;
+    o->model = vlm_cmd_model_or_demo ((*argv)[0], NULL, VLM_DEMO_MODEL_CLIP);
+    if (!o->model)
+      return FALSE;
   }
   if (o->weights && strcmp (o->weights, "f32") != 0 && strcmp (o->weights, "f16") != 0) {
     fprintf (stderr, "vlm %s: --weights must be f32 or f16, not \"%s\"\n", (*argv)[0],

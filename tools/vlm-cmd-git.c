@@ -35,7 +35,7 @@ parse (int *argc, char ***argv, const gchar *params, const gchar *summary, GitOp
   o->max_tokens = 20;
   o->length_penalty = 1.0;
   GOptionEntry entries[] = {
-    { "model", 'm', 0, G_OPTION_ARG_FILENAME, &o->model, "Hugging Face GIT folder", "DIR" },
+    { "model", 'm', 0, G_OPTION_ARG_FILENAME, &o->model, "Hugging Face GIT folder (default: the demo GIT)", "DIR" },
     { "device", 'd', 0, G_OPTION_ARG_STRING, &o->device,
       "auto (default), cpu, vulkan or vulkan:N", "DEV" },
     { "num-beams", 'b', 0, G_OPTION_ARG_INT, &o->num_beams,
@@ -55,8 +55,9 @@ parse (int *argc, char ***argv, const gchar *params, const gchar *summary, GitOp
     return FALSE;
   const gchar *cmd = (*argv)[0];
   if (!o->model) {
-    fprintf (stderr, "vlm %s: --model DIR is required\n", cmd);
-    return FALSE;
+    o->model = vlm_cmd_model_or_demo (cmd, NULL, VLM_DEMO_MODEL_GIT);
+    if (!o->model)
+      return FALSE;
   }
   if (o->num_beams < 1 || o->num_beams > 16) {
     fprintf (stderr, "vlm %s: --num-beams must be 1 to 16, not %d\n", cmd, o->num_beams);

@@ -730,10 +730,18 @@ bind_model (VlmStore *store, const gchar *given, gboolean record, VlmStoreModel 
   g_auto (VlmStoreModel) have = { 0 };
   if (!vlm_store_get_model (store, &have, error))
     return FALSE;
+  g_autofree gchar *demo = NULL;
   if (!given && !have.path) {
-    g_set_error (error, VLM_STORE_ERROR, VLM_STORE_ERROR_INVALID,
-                 "%s has no model yet: give --model DIR", vlm_store_get_path (store));
-    return FALSE;
+    /* a new index without --model: the demo CLIP */
+    g_autoptr (GError) demo_error = NULL;
+    demo = record ? vlm_demo_model_find (VLM_DEMO_MODEL_CLIP, &demo_error) : NULL;
+    if (!demo) {
+      g_set_error (error, VLM_STORE_ERROR, VLM_STORE_ERROR_INVALID,
+                   "%s has no model yet%s%s: give --model DIR", vlm_store_get_path (store),
+                   demo_error ? " and " : "", demo_error ? demo_error->message : "");
+      return FALSE;
+    }
+    given = demo;
   }
   g_autofree gchar *dir = canonical_dir (given ? given : have.path, error);
   if (!dir) {
@@ -777,15 +785,16 @@ vlm_cmd_index (int argc, char **argv)
     { "db", 0, 0, G_OPTION_ARG_FILENAME, &o.db, "the index (SQLite; created when missing)",
       "FILE" },
     { "model", 'm', 0, G_OPTION_ARG_FILENAME, &o.model,
-      "CLIP model folder (default: the one the index was built with)", "DIR" },
+      "CLIP model folder (default: the one the index was built with; for a new index, "
+      "the demo CLIP)", "DIR" },
     { "device", 'd', 0, G_OPTION_ARG_STRING, &o.device,
       "auto (default), cpu, vulkan or vulkan:N", "DEV" },
     { "every", 'e', 0, G_OPTION_ARG_DOUBLE, &o.every,
       "seconds between indexed frames (default 1)", "SECONDS" },
     { "captions", 0, 0, G_OPTION_ARG_NONE, &o.captions,
-      "caption each indexed frame (needs --caption-model)", NULL },
+      "caption each indexed frame (with --caption-model, or the demo GIT)", NULL },
     { "caption-model", 0, 0, G_OPTION_ARG_FILENAME, &o.caption_model,
-      "GIT model folder for --captions", "DIR" },
+      "GIT model folder for --captions (default: the demo GIT)", "DIR" },
     { "quiet", 'q', 0, G_OPTION_ARG_NONE, &o.quiet, "print errors only", NULL },
     { "batch", 0, G_OPTION_FLAG_HIDDEN, G_OPTION_ARG_INT, &o.batch,
       "frames per transaction (default 64)", "N" },
@@ -822,10 +831,8 @@ vlm_cmd_index (int argc, char **argv)
              o.device);
     goto done;
   }
-  if (o.captions != (o.caption_model != NULL)) {
-    fprintf (stderr, "vlm index: %s\n", o.captions
-             ? "--captions needs a GIT model: --caption-model DIR"
-             : "--caption-model is only used with --captions");
+  if (o.caption_model && !o.captions) {
+    fprintf (stderr, "vlm index: --caption-model is only used with --captions\n");
     goto done;
   }
   if (o.batch < 0) {
@@ -844,6 +851,9 @@ vlm_cmd_index (int argc, char **argv)
       goto done;
     }
     gst_object_unref (f);
+    if (!o.caption_model &&
+        !(o.caption_model = vlm_cmd_model_or_demo ("index --captions", NULL, VLM_DEMO_MODEL_GIT)))
+      goto done;
     ix.caption_dir = canonical_dir (o.caption_model, &error);
     if (!ix.caption_dir ||
         !vlm_store_model_fingerprint (ix.caption_dir, &ix.caption_fp, &error)) {
@@ -1210,7 +1220,7 @@ run_watch (WatchOptions *o, const gchar *uri, const gchar *text)
  * @argc: argument count
  * @argv: arguments from the command name on
  *
- * `vlm watch URI "TEXT" --model DIR [--threshold T]` (or `--pipeline DESC
+ * `vlm watch URI "TEXT" [--model DIR] [--threshold T]` (or `--pipeline DESC
  * "TEXT"` for a source such as v4l2src): prints when the text appears in the
  * video and when it disappears, from vlmmatch's detect mode.
  *
@@ -1221,7 +1231,8 @@ vlm_cmd_watch (int argc, char **argv)
 {
   WatchOptions o = { .threshold = 0.25, .hysteresis = 0.02, .every = 1.0 };
   GOptionEntry entries[] = {
-    { "model", 'm', 0, G_OPTION_ARG_FILENAME, &o.model, "CLIP model folder", "DIR" },
+    { "model", 'm', 0, G_OPTION_ARG_FILENAME, &o.model,
+      "CLIP model folder (default: the demo CLIP)", "DIR" },
     { "device", 'd', 0, G_OPTION_ARG_STRING, &o.device,
       "auto (default), cpu, vulkan or vulkan:N", "DEV" },
     { "threshold", 't', 0, G_OPTION_ARG_DOUBLE, &o.threshold,
@@ -1256,10 +1267,8 @@ vlm_cmd_watch (int argc, char **argv)
              "--pipeline, no URI)" : "a URI (or file) and the TEXT to watch for");
     goto done;
   }
-  if (!o.model) {
-    fprintf (stderr, "vlm watch: --model DIR is required\n");
+  if (!o.model && !(o.model = vlm_cmd_model_or_demo ("watch", NULL, VLM_DEMO_MODEL_CLIP)))
     goto done;
-  }
   const gchar *text = argv[want - 1];
   stripped = g_strstrip (g_strdup (text));
   if (!g_utf8_validate (text, -1, NULL) || !*stripped) {

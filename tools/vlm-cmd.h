@@ -5,6 +5,8 @@
 
 #include <glib.h>
 
+#include "vlm-demo-models.h"
+
 /**
  * VlmCommand:
  * @name: the word after `vlm`
@@ -32,3 +34,4 @@ int vlm_cmd_search (int argc, char **argv);
 int vlm_cmd_watch (int argc, char **argv);
 
 gboolean vlm_cmd_parse (GOptionContext *ctx, int *argc, char ***argv);
+gchar   *vlm_cmd_model_or_demo (const gchar *cmd, const gchar *given, VlmDemoModel which);

@@ -23,6 +23,32 @@ static const VlmCommand commands[] = {
   { "watch", "print when a text appears/disappears in a video or stream", vlm_cmd_watch },
 };
 
+/**
+ * vlm_cmd_model_or_demo:
+ * @cmd: the command, for messages
+ * @given: (nullable): the --model option
+ * @which: the demo model to use when @given is %NULL
+ *
+ * The model folder a command uses: @given, else the demo model
+ * (vlm_demo_model_find()). When the demo model is missing, prints where it
+ * was looked for and how to give a model.
+ *
+ * Returns: (transfer full) (nullable): the folder, or %NULL after the message.
+ */
+gchar *
+vlm_cmd_model_or_demo (const gchar *cmd, const gchar *given, VlmDemoModel which)
+{
+  if (given)
+    return g_strdup (given);
+  g_autoptr (GError) error = NULL;
+  gchar *dir = vlm_demo_model_find (which, &error);
+  if (!dir)
+    fprintf (stderr, "vlm %s: no --model given and %s; give --model DIR (a %s folder in the "
+             "Hugging Face layout) or set " VLM_DEMO_MODELS_ENV "=DIR (holding clip/ and git/)\n",
+             cmd, error->message, vlm_demo_model_family (which));
+  return dir;
+}
+
 static void
 usage (FILE *out)
 {
@@ -33,7 +59,10 @@ usage (FILE *out)
            "Environment: VLM_DEVICE replaces device \"auto\"; VLM_THREADS sets CPU threads;\n"
            "VLM_VULKAN_ALLOW_CPU=1 lets \"vulkan\" pick a CPU-type device (lavapipe);\n"
            "VLM_VULKAN_NO_FP16=1 disables f16 weights on Vulkan; VLM_VULKAN_VALIDATION=1\n"
-           "enables the Khronos validation layer.\n");
+           "enables the Khronos validation layer.\n"
+           "Without --model, commands use the demo models (CLIP or GIT) installed in\n"
+           "DATADIR/gst-vlm/models/demo, else the source tree's models/demo;\n"
+           VLM_DEMO_MODELS_ENV "=DIR replaces both (DIR/clip, DIR/git).\n");
 }
 
 int
