@@ -13,10 +13,14 @@ packages=(
   # GStreamer elements
   libgstreamer1.0-dev libgstreamer-plugins-base1.0-dev gstreamer1.0-tools
   gstreamer1.0-plugins-base gstreamer1.0-plugins-good
+  # the demo (tools/run-demo.sh): textoverlay (pango), vp8enc + webmmux are in -good
+  gstreamer1.0-x
   # reference implementations and the Python (GObject introspection) tests
   python3 python3-numpy python3-gi gir1.2-gstreamer-1.0 python3-gst-1.0
   # an RTSP server for the live-stream test of `vlm watch`
   gir1.2-gst-rtsp-server-1.0
+  # memory and thread checks of the elements (tests/valgrind, tests/tsan)
+  valgrind clang libclang-rt-14-dev
 )
 
 missing=()
