@@ -1,19 +1,21 @@
 #!/usr/bin/env bash
-# The main job: installs what it needs, builds, and runs the demo.
-# (Until the elements land, the demo lists the devices and times the engine's
-# ops on the CPU backend and on the Vulkan device.)
+# The main job: installs what it needs, builds, and runs the demo
+# (pipelines/demo.py): renders a 24 s video of moving coloured shapes with
+# known ground truth (models/scenes.py), runs vlmembed ! vlmmatch !
+# vlmcaption ! vlmvqa over it with the demo CLIP and GIT (models/demo),
+# prints one line per scene (time, caption, question -> answer, best label,
+# each marked right/wrong against the ground truth) and writes
+# build/demo/demo.webm (captions burnt in with textoverlay) and
+# build/demo/demo.jsonl (vlmjsonsink). Options go to pipelines/demo.py
+# (--device cpu, --seconds N, --out DIR, --clip DIR, --git DIR, --no-video).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+start=$(date +%s)
 bash tools/setup-debian.sh
 bash tools/build.sh
+built=$(date +%s)
+export GST_PLUGIN_PATH="$PWD/build/gst${GST_PLUGIN_PATH:+:$GST_PLUGIN_PATH}"
 echo
-echo "== vlm devices"
-./build/tools/vlm devices
-echo
-echo "== vlm bench-ops --device cpu"
-./build/tools/vlm bench-ops --device cpu
-if ./build/tools/vlm devices | grep -q '^vulkan:0'; then
-  echo
-  echo "== vlm bench-ops --device vulkan:0 (lavapipe is a CPU emulation: slow by nature)"
-  ./build/tools/vlm bench-ops --device vulkan:0 --runs 3 --reps 2
-fi
+/usr/bin/python3 pipelines/demo.py --out build/demo "$@"
+end=$(date +%s)
+echo "run-demo: $((end - start)) s (set-up and build $((built - start)) s, demo $((end - built)) s)"
