@@ -6,8 +6,10 @@
  * several threads on one device run one after the other, each spread over
  * the device's thread pool.
  */
+#include <stdarg.h>
 #include <stdlib.h>
 #include <stdio.h>
+#include <time.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <unistd.h>
@@ -153,10 +155,13 @@ choose_threads (void)
   return cores;
 }
 
+static void profile_print (VlmCpuDevice *cpu);
+
 static void
 cpu_destroy (VlmDevice *device)
 {
   VlmCpuDevice *cpu = vlm_cpu_device (device);
+  profile_print (cpu);
   for (guint i = 0; i < vlm_cpu_pool_n_threads (cpu->pool); i++)
     free (cpu->scratch[i]);
   g_free (cpu->scratch);
@@ -405,11 +410,126 @@ op_end (VlmCpuDevice *cpu, gboolean ok)
   return ok;
 }
 
+static const gchar *
+dtype_label (VlmDType t)
+{
+  static const gchar *const names[] = { "f32", "f16", "i32", "u8", "bf16", "i8" };
+  return (guint) t < G_N_ELEMENTS (names) ? names[t] : "?";
+}
+
+/* ---- VLM_CPU_PROFILE=1: time per op kind and shape, printed at exit ---- */
+
+typedef struct {
+  guint64 calls;
+  gdouble wall, cpu;
+  GArray *cpu_calls;       /* each call's CPU seconds, for the median */
+} ProfileEntry;
+
+static void
+profile_entry_free (gpointer p)
+{
+  ProfileEntry *e = p;
+  g_array_unref (e->cpu_calls);
+  g_free (e);
+}
+
+static gint
+compare_doubles (gconstpointer a, gconstpointer b)
+{
+  gdouble x = *(const gdouble *) a, y = *(const gdouble *) b;
+  return x < y ? -1 : x > y;
+}
+
+static gdouble
+clock_seconds (clockid_t id)
+{
+  struct timespec ts;
+  clock_gettime (id, &ts);
+  return ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+static gint
+profile_compare (gconstpointer a, gconstpointer b, gpointer table)
+{
+  const ProfileEntry *x = g_hash_table_lookup (table, *(const gchar **) a);
+  const ProfileEntry *y = g_hash_table_lookup (table, *(const gchar **) b);
+  return x->cpu < y->cpu ? 1 : x->cpu > y->cpu ? -1 : 0;
+}
+
+static void
+profile_print (VlmCpuDevice *cpu)
+{
+  if (!cpu->profile)
+    return;
+  guint n;
+  const gchar **keys = (const gchar **) g_hash_table_get_keys_as_array (cpu->profile, &n);
+  g_qsort_with_data (keys, n, sizeof *keys, profile_compare, cpu->profile);
+  gdouble wall = 0, cpus = 0;
+  for (guint i = 0; i < n; i++) {
+    const ProfileEntry *e = g_hash_table_lookup (cpu->profile, keys[i]);
+    wall += e->wall;
+    cpus += e->cpu;
+  }
+  fprintf (stderr, "VLM_CPU_PROFILE: %-44s %9s %10s %10s %6s %12s\n", "op", "calls",
+           "wall ms", "cpu ms", "cpu %", "median cpu");
+  for (guint i = 0; i < n; i++) {
+    ProfileEntry *e = g_hash_table_lookup (cpu->profile, keys[i]);
+    g_array_sort (e->cpu_calls, compare_doubles);
+    fprintf (stderr, "VLM_CPU_PROFILE: %-44s %9" G_GUINT64_FORMAT " %10.1f %10.1f %6.1f %9.3f ms\n",
+             keys[i], e->calls, e->wall * 1e3, e->cpu * 1e3, 100 * e->cpu / MAX (cpus, 1e-9),
+             g_array_index (e->cpu_calls, gdouble, e->cpu_calls->len / 2) * 1e3);
+  }
+  fprintf (stderr, "VLM_CPU_PROFILE: %-44s %9s %10.1f %10.1f\n", "all ops", "", wall * 1e3,
+           cpus * 1e3);
+  g_free (keys);
+  g_hash_table_unref (cpu->profile);
+  cpu->profile = NULL;
+}
+
+static void
+profile_add (VlmCpuDevice *cpu, const gdouble t0[2], const gchar *format, ...)
+    G_GNUC_PRINTF (3, 4);
+
+static void
+profile_add (VlmCpuDevice *cpu, const gdouble t0[2], const gchar *format, ...)
+{
+  gdouble wall = clock_seconds (CLOCK_MONOTONIC) - t0[0];
+  gdouble cpus = clock_seconds (CLOCK_PROCESS_CPUTIME_ID) - t0[1];
+  va_list ap;
+  va_start (ap, format);
+  g_autofree gchar *key = g_strdup_vprintf (format, ap);
+  va_end (ap);
+  ProfileEntry *e = g_hash_table_lookup (cpu->profile, key);
+  if (!e) {
+    e = g_new0 (ProfileEntry, 1);
+    e->cpu_calls = g_array_new (FALSE, FALSE, sizeof (gdouble));
+    g_hash_table_insert (cpu->profile, g_steal_pointer (&key), e);
+  }
+  e->calls++;
+  e->wall += wall;
+  e->cpu += cpus;
+  g_array_append_val (e->cpu_calls, cpus);
+}
+
 #define OP_BEGIN(out, out2, ...) \
   VlmCpuDevice *cpu = vlm_cpu_device (device); \
   const VlmTensor *const inputs[] = { __VA_ARGS__ }; \
+  gdouble prof_t0[2] = { 0, 0 }; \
+  if (cpu->profile) { \
+    prof_t0[0] = clock_seconds (CLOCK_MONOTONIC); \
+    prof_t0[1] = clock_seconds (CLOCK_PROCESS_CPUTIME_ID); \
+  } \
   if (!op_begin (cpu, error, out, out2, inputs, G_N_ELEMENTS (inputs))) \
     return op_end (cpu, FALSE)
+
+/* Ends an op begun with OP_BEGIN, counting its time under the label. */
+#define OP_END(ok, ...) \
+  G_STMT_START { \
+    gboolean op_ok = (ok); \
+    if (cpu->profile) \
+      profile_add (cpu, prof_t0, __VA_ARGS__); \
+    return op_end (cpu, op_ok); \
+  } G_STMT_END
 
 static gboolean
 op_matmul (VlmDevice *device, VlmTensor *y, const VlmTensor *x, const VlmTensor *w,
@@ -418,7 +538,10 @@ op_matmul (VlmDevice *device, VlmTensor *y, const VlmTensor *x, const VlmTensor 
 {
   /* w is restored by the matmul only if it has to be packed again. */
   OP_BEGIN (y, NULL, x, bias, residual);
-  return op_end (cpu, vlm_cpu_matmul (device, y, x, w, bias, residual, act, error));
+  OP_END (vlm_cpu_matmul (device, y, x, w, bias, residual, act, error),
+          "matmul %s M=%" G_GINT64_FORMAT " K=%" G_GINT64_FORMAT " N=%" G_GINT64_FORMAT "%s%s",
+          dtype_label (w->dtype), vlm_tensor_rows (x), w->shape[1], w->shape[0],
+          act ? " act" : "", residual ? " +res" : "");
 }
 
 static gboolean
@@ -427,8 +550,10 @@ op_matmul_scaled (VlmDevice *device, VlmTensor *y, const VlmTensor *x, const Vlm
                   VlmActivation act, GError **error)
 {
   OP_BEGIN (y, NULL, x, w_scale, bias, residual);
-  return op_end (cpu, vlm_cpu_matmul_scaled (device, y, x, w, w_scale, bias, residual, act,
-                                             error));
+  OP_END (vlm_cpu_matmul_scaled (device, y, x, w, w_scale, bias, residual, act, error),
+          "matmul %s M=%" G_GINT64_FORMAT " K=%" G_GINT64_FORMAT " N=%" G_GINT64_FORMAT "%s%s",
+          dtype_label (w->dtype), vlm_tensor_rows (x), w->shape[1], w->shape[0],
+          act ? " act" : "", residual ? " +res" : "");
 }
 
 static gboolean
@@ -436,7 +561,7 @@ op_layernorm (VlmDevice *device, VlmTensor *y, const VlmTensor *x, const VlmTens
               const VlmTensor *beta, gfloat eps, GError **error)
 {
   OP_BEGIN (y, NULL, x, gamma, beta);
-  return op_end (cpu, vlm_cpu_layernorm (device, y, x, gamma, beta, eps, error));
+  OP_END (vlm_cpu_layernorm (device, y, x, gamma, beta, eps, error), "layernorm rows=%" G_GINT64_FORMAT, vlm_tensor_rows (x));
 }
 
 static gboolean
@@ -444,7 +569,7 @@ op_softmax (VlmDevice *device, VlmTensor *y, const VlmTensor *x, gfloat scale,
             const VlmTensor *mask, gboolean causal, GError **error)
 {
   OP_BEGIN (y, NULL, x, mask);
-  return op_end (cpu, vlm_cpu_softmax (device, y, x, scale, mask, causal, error));
+  OP_END (vlm_cpu_softmax (device, y, x, scale, mask, causal, error), "softmax");
 }
 
 static gboolean
@@ -452,7 +577,7 @@ op_unary (VlmDevice *device, VlmTensor *y, const VlmTensor *x, VlmActivation act
           GError **error)
 {
   OP_BEGIN (y, NULL, x);
-  return op_end (cpu, vlm_cpu_unary (device, y, x, act, error));
+  OP_END (vlm_cpu_unary (device, y, x, act, error), "unary");
 }
 
 static gboolean
@@ -460,7 +585,7 @@ op_binary (VlmDevice *device, VlmTensor *y, const VlmTensor *a, const VlmTensor 
            VlmBinaryOp op, GError **error)
 {
   OP_BEGIN (y, NULL, a, b);
-  return op_end (cpu, vlm_cpu_binary (device, y, a, b, op, error));
+  OP_END (vlm_cpu_binary (device, y, a, b, op, error), "binary");
 }
 
 static gboolean
@@ -468,7 +593,7 @@ op_attention (VlmDevice *device, VlmTensor *out, const VlmTensor *q, const VlmTe
               const VlmTensor *v, const VlmAttentionParams *params, GError **error)
 {
   OP_BEGIN (out, NULL, q, k, v);
-  return op_end (cpu, vlm_cpu_attention (device, out, q, k, v, params, error));
+  OP_END (vlm_cpu_attention (device, out, q, k, v, params, error), "attention Sq=%" G_GINT64_FORMAT " Skv=%" G_GINT64_FORMAT " B=%" G_GINT64_FORMAT, q->shape[1], k->shape[1], q->shape[0]);
 }
 
 static gboolean
@@ -476,7 +601,7 @@ op_patchify (VlmDevice *device, VlmTensor *patches, const VlmTensor *image, gint
              GError **error)
 {
   OP_BEGIN (patches, NULL, image);
-  return op_end (cpu, vlm_cpu_patchify (device, patches, image, patch, error));
+  OP_END (vlm_cpu_patchify (device, patches, image, patch, error), "patchify");
 }
 
 static gboolean
@@ -484,7 +609,7 @@ op_gather_rows (VlmDevice *device, VlmTensor *y, const VlmTensor *table, const V
                 GError **error)
 {
   OP_BEGIN (y, NULL, table, ids);
-  return op_end (cpu, vlm_cpu_gather_rows (device, y, table, ids, error));
+  OP_END (vlm_cpu_gather_rows (device, y, table, ids, error), "gather_rows");
 }
 
 static gboolean
@@ -492,7 +617,7 @@ op_topk (VlmDevice *device, VlmTensor *values, VlmTensor *indices, const VlmTens
          GError **error)
 {
   OP_BEGIN (values, indices, x);
-  return op_end (cpu, vlm_cpu_topk (device, values, indices, x, k, error));
+  OP_END (vlm_cpu_topk (device, values, indices, x, k, error), "topk");
 }
 
 static gboolean
@@ -500,7 +625,7 @@ op_preprocess (VlmDevice *device, VlmTensor *out, const VlmTensor *src,
                const VlmImageParams *params, GError **error)
 {
   OP_BEGIN (out, NULL, src);
-  return op_end (cpu, vlm_cpu_preprocess (device, out, src, params, error));
+  OP_END (vlm_cpu_preprocess (device, out, src, params, error), "preprocess");
 }
 
 static const VlmBackend cpu_backend = {
@@ -567,6 +692,10 @@ vlm_cpu_device_new (GError **error)
       cpu->f32_bf16x3 = TRUE;
   }
   cpu->scratch = g_new0 (gpointer, n_threads);
+  const gchar *profile = g_getenv ("VLM_CPU_PROFILE");
+  if (profile && *profile && g_strcmp0 (profile, "0") != 0)
+    cpu->profile = g_hash_table_new_full (g_str_hash, g_str_equal, g_free,
+                                           profile_entry_free);
 
   VlmDevice *dev = g_new0 (VlmDevice, 1);
   dev->ref_count = 1;

@@ -161,6 +161,7 @@ typedef struct {
   gsize scratch_bytes;
   gpointer shared;         /* one buffer for all threads (vlm_cpu_shared_scratch()) */
   gsize shared_bytes;
+  GHashTable *profile;     /* VLM_CPU_PROFILE=1: op label → time (vlm-cpu-backend.c) */
 } VlmCpuDevice;
 
 static inline VlmCpuDevice *
