@@ -1,7 +1,8 @@
 /* gst-vlm — matmul throughput of the CPU backend on CLIP ViT shapes.
  * SPDX-License-Identifier: LGPL-2.1-or-later
  *
- * bench-gemm [--openblas] [--cold] [--min-time SECONDS] [--cpu-time]
+ * bench-gemm [--openblas] [--cold] [--min-time SECONDS] [--cpu-time] [--median]
+ *            [--rows M,M…] [--layer NAME]
  *
  * For each CLIP ViT-B/32 linear layer shape (K, N) and row count M it runs
  * vlm_op_matmul() on the "cpu" device (weights packed by the first call, as
@@ -16,6 +17,10 @@
  * process's CPU time instead of wall time, which stays steady on a shared
  * machine; it needs VLM_THREADS=1 (other threads' CPU time is not
  * accounted precisely enough, on this VM it came out too low).
+ * --rows replaces the row counts (default 50 and 400: one ViT-B/32 image
+ * and a batch of 8; 1 times pure weight streaming), --layer keeps one
+ * shape (qkv, attn out, fc1, fc2). With one row the weight bandwidth
+ * (GB/s of f32 / f16 weight read) is printed as well.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -41,7 +46,7 @@ static const Shape shapes[] = {
   { 3072, 768, "fc2" },
 };
 
-static const gint64 rows[] = { 50, 400 };
+static const gint64 default_rows[] = { 50, 400 };
 
 typedef gboolean (*RunFunc) (gpointer data, GError **error);
 
@@ -55,8 +60,18 @@ now (void)
   return ts.tv_sec + ts.tv_nsec * 1e-9;
 }
 
-/* Best seconds per call over batches of calls, timing at least @min_time,
- * after @n_warm calls (packing the weights, faulting pages in). */
+static gboolean use_median;
+
+static gint
+compare_doubles (gconstpointer a, gconstpointer b)
+{
+  gdouble x = *(const gdouble *) a, y = *(const gdouble *) b;
+  return x < y ? -1 : x > y;
+}
+
+/* Best (or with --median the median) seconds per call over batches of
+ * calls, timing at least @min_time, after @n_warm calls (packing the
+ * weights, faulting pages in). */
 static gdouble
 time_calls (RunFunc run, gpointer data, guint n_warm, gdouble min_time, GError **error)
 {
@@ -64,8 +79,9 @@ time_calls (RunFunc run, gpointer data, guint n_warm, gdouble min_time, GError *
     if (!run (data, error))
       return -1.0;
   gdouble best = G_MAXDOUBLE, total = 0.0;
+  g_autoptr (GArray) per_call = g_array_new (FALSE, FALSE, sizeof (gdouble));
   gint batch = 1;
-  while (total < min_time) {
+  while (total < min_time || per_call->len < 5) {
     gdouble t0 = now ();
     for (gint i = 0; i < batch; i++)
       if (!run (data, error))
@@ -73,10 +89,17 @@ time_calls (RunFunc run, gpointer data, guint n_warm, gdouble min_time, GError *
     gdouble dt = now () - t0;
     total += dt;
     best = MIN (best, dt / batch);
+    if (dt >= 0.02 || batch >= 1024) {
+      gdouble v = dt / batch;
+      g_array_append_val (per_call, v);
+    }
     if (dt < 0.02)
       batch *= 2;
   }
-  return best;
+  if (!use_median)
+    return best;
+  g_array_sort (per_call, compare_doubles);
+  return g_array_index (per_call, gdouble, per_call->len / 2);
 }
 
 /* A weight and its copies; every call uses the next copy. */
@@ -142,12 +165,18 @@ main (int argc, char **argv)
 {
   gboolean openblas = FALSE, cold = FALSE;
   gdouble min_time = 0.5;
+  g_autofree gchar *rows_arg = NULL, *layer = NULL;
   GOptionEntry entries[] = {
     { "openblas", 0, 0, G_OPTION_ARG_NONE, &openblas, "Also time OpenBLAS sgemm", NULL },
     { "cold", 0, 0, G_OPTION_ARG_NONE, &cold, "Weights from memory, not cache", NULL },
     { "min-time", 0, 0, G_OPTION_ARG_DOUBLE, &min_time, "Seconds to time each case", "S" },
     { "cpu-time", 0, 0, G_OPTION_ARG_NONE, &use_cpu_time,
       "Divide by process CPU time (needs VLM_THREADS=1)", NULL },
+    { "median", 0, 0, G_OPTION_ARG_NONE, &use_median,
+      "Median of the batches instead of the best (steadier under other load)", NULL },
+    { "rows", 0, 0, G_OPTION_ARG_STRING, &rows_arg, "Row counts (default 50,400)", "M,M…" },
+    { "layer", 0, 0, G_OPTION_ARG_STRING, &layer, "Only this shape (qkv, attn out, fc1, fc2)",
+      "NAME" },
     { NULL }
   };
   g_autoptr (GOptionContext) ctx = g_option_context_new ("- CPU matmul throughput");
@@ -163,6 +192,21 @@ main (int argc, char **argv)
     return 2;
   }
 #endif
+
+  g_autoptr (GArray) rows = g_array_new (FALSE, FALSE, sizeof (gint64));
+  if (rows_arg) {
+    g_auto (GStrv) parts = g_strsplit (rows_arg, ",", -1);
+    for (gchar **p = parts; *p; p++) {
+      gint64 m = g_ascii_strtoll (*p, NULL, 10);
+      if (m < 1 || m > 65536) {
+        g_printerr ("bench-gemm: --rows: \"%s\" is not a row count\n", *p);
+        return 2;
+      }
+      g_array_append_val (rows, m);
+    }
+  } else {
+    g_array_append_vals (rows, default_rows, G_N_ELEMENTS (default_rows));
+  }
 
   g_autoptr (VlmDevice) dev = vlm_device_open ("cpu", &error);
   if (!dev) {
@@ -185,6 +229,8 @@ main (int argc, char **argv)
 
   for (guint s = 0; s < G_N_ELEMENTS (shapes); s++) {
     gint64 K = shapes[s].k, N = shapes[s].n;
+    if (layer && g_strcmp0 (layer, shapes[s].what) != 0)
+      continue;
     gsize n_w = (gsize) N * K;
     guint copies = cold ? (guint) ((512u << 20) / (n_w * sizeof (gfloat)) + 1) : 1;
     g_autofree gfloat *w = random_floats (n_w);
@@ -211,8 +257,8 @@ main (int argc, char **argv)
         g_ptr_array_add (wraw, g_memdup2 (w, n_w * sizeof (gfloat)));
     }
 
-    for (guint r = 0; r < G_N_ELEMENTS (rows); r++) {
-      gint64 M = rows[r];
+    for (guint r = 0; r < rows->len; r++) {
+      gint64 M = g_array_index (rows, gint64, r);
       g_autofree gfloat *x = random_floats ((gsize) M * K);
       g_autofree gfloat *yb = g_new (gfloat, (gsize) M * N);
       gint64 xs[2] = { M, K }, ys[2] = { M, N };
@@ -229,6 +275,8 @@ main (int argc, char **argv)
         goto fail;
       g_print ("%-9s %5" G_GINT64_FORMAT " %5" G_GINT64_FORMAT " %5" G_GINT64_FORMAT
                "   %9.1f %9.1f", shapes[s].what, M, K, N, flop / t32 / 1e9, flop / t16 / 1e9);
+      if (M == 1)
+        g_print ("   (%.1f / %.1f GB/s of weights)", n_w * 4 / t32 / 1e9, n_w * 2 / t16 / 1e9);
 #ifdef BENCH_HAVE_OPENBLAS
       if (openblas) {
         BlasCase bc = { (gint) M, (gint) N, (gint) K, x, (gfloat **) wraw->pdata, copies, 0, yb };
@@ -239,8 +287,9 @@ main (int argc, char **argv)
       g_print ("\n");
     }
   }
-  g_print ("GFLOP/s%s, %u threads, %s weights, best of batches over %.1f s per case\n",
-           use_cpu_time ? " per CPU-second" : "", threads, cold ? "cold" : "cached", min_time);
+  g_print ("GFLOP/s%s, %u threads, %s weights, %s of batches over %.1f s per case\n",
+           use_cpu_time ? " per CPU-second" : "", threads, cold ? "cold" : "cached",
+           use_median ? "median" : "best", min_time);
   return 0;
 
 fail:
