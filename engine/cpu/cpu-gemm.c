@@ -17,7 +17,9 @@
  * x is cut into tiles of at most MR rows of nearly equal height (50 rows
  * with MR 14 → 12, 13, 12, 13), each packed k-major into shared scratch
  * so the micro-kernel broadcasts from one stream. Work is split into tasks
- * of a few consecutive panels × a chunk of tiles; a chunk of x is kept small enough to stay
+ * of one panel × a chunk of tiles, which the pool runs as one contiguous
+ * range per thread (so prefetches that run past the end of a panel fetch
+ * the thread's next task); a chunk of x is kept small enough to stay
  * in L2 while the panels stream past it. K is done in blocks: a block of the
  * panel stays in L1 while every tile of the chunk runs over it, partial sums
  * going to per-thread scratch between blocks; the last block applies bias,
@@ -38,12 +40,6 @@
 
 /* How many K blocks ahead of its work a task prefetches its weights. */
 #define PREFETCH_BLOCKS 2
-
-/* A task takes up to this many consecutive panels (so its prefetches, which
- * run past the end of a panel, fetch what it will use next), as long as
- * there are at least TASKS_PER_THREAD tasks per thread to balance. */
-#define MAX_GROUP 4
-#define TASKS_PER_THREAD 4
 
 typedef struct {
   gsize offset;
@@ -302,8 +298,6 @@ typedef struct {
   gint64 n_panels;
   gsize w_elements;        /* of the packed weight */
   gint n_chunks;           /* groups of consecutive tiles */
-  gint64 group;            /* consecutive panels per task */
-  gint64 n_groups;
   gpointer *scratch;       /* per thread: a K block of the panel widened to f32,
                             * then the chunk's partial sums */
 } GemmJob;
@@ -334,18 +328,19 @@ gemm_task (gpointer data, gint task, guint thread)
   const VlmCpuIsa *isa = job->isa;
   gint nr = isa->nr;
   gint64 K = job->K, N = job->N;
-  gint64 group = task % job->n_groups;
-  gint64 chunk = task / job->n_groups;
-  gint64 p0 = group * job->group, p1 = MIN (p0 + job->group, job->n_panels);
+  /* One panel × one chunk of tiles; the pool runs a thread's tasks in
+   * order, so the panel after this one is (mostly) this thread's next. */
+  gint64 p0 = task % job->n_panels, p1 = p0 + 1;
+  gint64 chunk = task / job->n_panels;
   gint64 t0 = job->n_tiles * chunk / job->n_chunks;
   gint64 t1 = job->n_tiles * (chunk + 1) / job->n_chunks;
   gfloat *wide = job->scratch ? job->scratch[thread] : NULL;  /* [KC][nr] */
   gfloat *sums = wide ? wide + K_BLOCK * nr : NULL;           /* [chunk rows][nr] */
   gint64 c0 = tile_row (job, t0);
   gsize esize = vlm_dtype_size (job->w->dtype);
-  /* The group's panels are consecutive in memory: one stream to prefetch. */
+  /* Prefetches run on into the next panel, up to the end of the weight. */
   gint64 KP = job->w->kp;
-  gsize stream_end = (gsize) p1 * KP * nr;
+  gsize stream_end = (gsize) job->n_panels * KP * nr;
 
   for (gint64 panel = p0; panel < p1; panel++) {
     gint64 n0 = panel * nr;
@@ -485,11 +480,6 @@ vlm_cpu_matmul_scaled (VlmDevice *device, VlmTensor *y, const VlmTensor *x, cons
   if (n_chunks * job.n_panels > G_MAXINT)
     n_chunks = MAX (G_MAXINT / job.n_panels, 1);
   job.n_chunks = (gint) n_chunks;
-  job.group = MAX_GROUP;
-  while (job.group > 1 &&
-         n_chunks * ((job.n_panels + job.group - 1) / job.group) < TASKS_PER_THREAD * n_threads)
-    job.group--;
-  job.n_groups = (job.n_panels + job.group - 1) / job.group;
 
   gboolean ok = TRUE;
   job.xp = vlm_cpu_shared_scratch (device, (gsize) M * K * sizeof (gfloat), error);
@@ -506,7 +496,7 @@ vlm_cpu_matmul_scaled (VlmDevice *device, VlmTensor *y, const VlmTensor *x, cons
   if (ok) {
     vlm_cpu_pool_range (cpu->pool, job.n_tiles, MAX (1, 16384 / (K * isa->mr)), pack_x_tiles,
                         &job);
-    vlm_cpu_pool_run (cpu->pool, (gint) (n_chunks * job.n_groups), gemm_task, &job);
+    vlm_cpu_pool_run (cpu->pool, (gint) (n_chunks * job.n_panels), gemm_task, &job);
   }
   if (owned)
     packed_free (packed);

@@ -2,9 +2,13 @@
  * SPDX-License-Identifier: LGPL-2.1-or-later
  *
  * The calling thread takes part in every job, so a pool of n threads starts
- * n − 1 workers. Tasks are handed out through an atomic counter (dynamic
- * scheduling). Between jobs a worker spins for a short while (ops follow
- * each other closely during a forward pass) and then sleeps on a condition
+ * n − 1 workers. The tasks of a job are split into n contiguous ranges, one
+ * per thread; a thread runs its own range in order (so a task can prefetch
+ * what its successor reads: the matmul's next weight panel) and, when it is
+ * done, takes tasks from the end of the fullest other range, one at a time
+ * (so a late or descheduled thread does not hold up the job by more than a
+ * task). Between jobs a worker spins for a short while (ops follow each
+ * other closely during a forward pass) and then sleeps on a condition
  * variable. One job runs at a time: the device's op lock serialises callers.
  */
 #include <stdatomic.h>
@@ -13,6 +17,11 @@
 
 /* How long an idle worker polls for the next job before it sleeps. */
 #define SPIN_USEC 100
+
+/* One range per cache line (the threads update their own). */
+typedef struct {
+  _Alignas (64) atomic_ullong v;
+} PoolRange;
 
 struct _VlmCpuPool {
   guint n_threads;
@@ -27,9 +36,47 @@ struct _VlmCpuPool {
   VlmCpuTaskFunc func;
   gpointer data;
   gint n_tasks;
-  atomic_int next_task;
+  /* Per thread, the tasks [front, back) left of its range: front in the
+   * low 32 bits, back in the high 32 bits (one CAS moves either end). */
+  PoolRange *ranges;
   atomic_int n_busy;       /* workers still on the current job */
 };
+
+static inline guint64
+range_pack (guint32 front, guint32 back)
+{
+  return (guint64) back << 32 | front;
+}
+
+/* Takes the first task of range @r; -1 when it is empty. */
+static inline gint
+range_take_front (atomic_ullong *r)
+{
+  guint64 v = atomic_load_explicit (r, memory_order_relaxed);
+  for (;;) {
+    guint32 front = (guint32) v, back = (guint32) (v >> 32);
+    if (front >= back)
+      return -1;
+    if (atomic_compare_exchange_weak_explicit (r, &v, range_pack (front + 1, back),
+                                               memory_order_relaxed, memory_order_relaxed))
+      return (gint) front;
+  }
+}
+
+/* Takes the last task of range @r; -1 when it is empty. */
+static inline gint
+range_take_back (atomic_ullong *r)
+{
+  guint64 v = atomic_load_explicit (r, memory_order_relaxed);
+  for (;;) {
+    guint32 front = (guint32) v, back = (guint32) (v >> 32);
+    if (front >= back)
+      return -1;
+    if (atomic_compare_exchange_weak_explicit (r, &v, range_pack (front, back - 1),
+                                               memory_order_relaxed, memory_order_relaxed))
+      return (gint) back - 1;
+  }
+}
 
 typedef struct {
   VlmCpuPool *pool;
@@ -45,11 +92,28 @@ cpu_relax (void)
 }
 
 static void
-run_tasks (VlmCpuPool *pool, VlmCpuTaskFunc func, gpointer data, gint n_tasks, guint thread)
+run_tasks (VlmCpuPool *pool, VlmCpuTaskFunc func, gpointer data, guint thread)
 {
   gint t;
-  while ((t = atomic_fetch_add_explicit (&pool->next_task, 1, memory_order_relaxed)) < n_tasks)
+  while ((t = range_take_front (&pool->ranges[thread].v)) >= 0)
     func (data, t, thread);
+  /* Then help the others: the last task of the range with most left. */
+  for (;;) {
+    guint best = thread;
+    guint32 most = 0;
+    for (guint i = 0; i < pool->n_threads; i++) {
+      guint64 v = atomic_load_explicit (&pool->ranges[i].v, memory_order_relaxed);
+      guint32 front = (guint32) v, back = (guint32) (v >> 32);
+      if (back > front && back - front > most) {
+        most = back - front;
+        best = i;
+      }
+    }
+    if (most == 0)
+      return;
+    if ((t = range_take_back (&pool->ranges[best].v)) >= 0)
+      func (data, t, thread);
+  }
 }
 
 static gpointer
@@ -81,10 +145,9 @@ worker_main (gpointer user_data)
     seen = atomic_load (&pool->generation);
     VlmCpuTaskFunc func = pool->func;
     gpointer data = pool->data;
-    gint n_tasks = pool->n_tasks;
     g_mutex_unlock (&pool->lock);
 
-    run_tasks (pool, func, data, n_tasks, index);
+    run_tasks (pool, func, data, index);
 
     if (atomic_fetch_sub_explicit (&pool->n_busy, 1, memory_order_acq_rel) == 1) {
       g_mutex_lock (&pool->lock);
@@ -114,8 +177,10 @@ vlm_cpu_pool_new (guint n_threads, GError **error)
   g_cond_init (&pool->wake);
   g_cond_init (&pool->done);
   atomic_init (&pool->generation, 0);
-  atomic_init (&pool->next_task, 0);
   atomic_init (&pool->n_busy, 0);
+  pool->ranges = aligned_alloc (64, pool->n_threads * sizeof (PoolRange));
+  for (guint i = 0; i < pool->n_threads; i++)
+    atomic_init (&pool->ranges[i].v, 0);
   pool->workers = g_new0 (GThread *, pool->n_threads);
   for (guint i = 1; i < pool->n_threads; i++) {
     WorkerArgs *args = g_new (WorkerArgs, 1);
@@ -157,6 +222,7 @@ vlm_cpu_pool_free (VlmCpuPool *pool)
     if (pool->workers[i])
       g_thread_join (pool->workers[i]);
   g_free (pool->workers);
+  free (pool->ranges);
   g_mutex_clear (&pool->lock);
   g_cond_clear (&pool->wake);
   g_cond_clear (&pool->done);
@@ -201,13 +267,17 @@ vlm_cpu_pool_run (VlmCpuPool *pool, gint n_tasks, VlmCpuTaskFunc func, gpointer 
   pool->func = func;
   pool->data = data;
   pool->n_tasks = n_tasks;
-  atomic_store (&pool->next_task, 0);
+  for (guint i = 0; i < pool->n_threads; i++)
+    atomic_store_explicit (&pool->ranges[i].v,
+                           range_pack ((guint32) ((gint64) n_tasks * i / pool->n_threads),
+                                       (guint32) ((gint64) n_tasks * (i + 1) / pool->n_threads)),
+                           memory_order_relaxed);
   atomic_store (&pool->n_busy, (gint) n_workers);
   atomic_fetch_add_explicit (&pool->generation, 1, memory_order_release);
   g_cond_broadcast (&pool->wake);
   g_mutex_unlock (&pool->lock);
 
-  run_tasks (pool, func, data, n_tasks, 0);
+  run_tasks (pool, func, data, 0);
 
   /* The workers finish the tasks they took; wait for the last one. */
   gint64 until = g_get_monotonic_time () + SPIN_USEC;
