@@ -266,8 +266,11 @@ def test_bad_input(tmp, db, video):
     check(rc == 1 and "--model" in err, f"a new index needs --model ({err!r})")
     rc, _, err = vlm("index", video, "--db", db, "--every", "0")
     check(rc == 2 and "--every" in err, "--every 0 refused")
-    rc, _, err = vlm("index", video, "--db", db, "--captions")
-    check(rc == 2 and "--caption-model" in err, "--captions needs --caption-model")
+    # --captions without --caption-model: the demo GIT, here made absent
+    nodemo = dict(os.environ, VLM_DEMO_MODELS=str(tmp / "no-demo-models"))
+    rc, _, err = vlm("index", video, "--db", db, "--captions", env=nodemo)
+    check(rc == 2 and "--caption-model" in err and "no-demo-models" in err,
+          f"--captions without --caption-model nor demo GIT ({err!r})")
     check(db_rows(db) == contents, "option errors leave the database unchanged")
 
 

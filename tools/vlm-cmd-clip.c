@@ -41,7 +41,7 @@ parse (int *argc, char ***argv, const gchar *params, const gchar *summary, ClipO
   if (!vlm_cmd_parse (ctx, argc, argv))
     return FALSE;
   if (!o->model) {
-    o->model = vlm_cmd_model_or_demo ((*argv)[0], NULL, VLM_DEMO_MODEL_CLIP);
+    o->model = vlm_cmd_model_or_demo ((*argv)[0], NULL, NULL, VLM_DEMO_MODEL_CLIP);
     if (!o->model)
       return FALSE;
   }

@@ -55,7 +55,7 @@ parse (int *argc, char ***argv, const gchar *params, const gchar *summary, GitOp
     return FALSE;
   const gchar *cmd = (*argv)[0];
   if (!o->model) {
-    o->model = vlm_cmd_model_or_demo (cmd, NULL, VLM_DEMO_MODEL_GIT);
+    o->model = vlm_cmd_model_or_demo (cmd, NULL, NULL, VLM_DEMO_MODEL_GIT);
     if (!o->model)
       return FALSE;
   }

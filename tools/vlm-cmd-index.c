@@ -835,6 +835,10 @@ vlm_cmd_index (int argc, char **argv)
     fprintf (stderr, "vlm index: --caption-model is only used with --captions\n");
     goto done;
   }
+  if (o.captions && !o.caption_model &&
+      !(o.caption_model = vlm_cmd_model_or_demo ("index", "--caption-model", NULL,
+                                                 VLM_DEMO_MODEL_GIT)))
+    goto done;
   if (o.batch < 0) {
     fprintf (stderr, "vlm index: --batch must be positive\n");
     goto done;
@@ -851,9 +855,6 @@ vlm_cmd_index (int argc, char **argv)
       goto done;
     }
     gst_object_unref (f);
-    if (!o.caption_model &&
-        !(o.caption_model = vlm_cmd_model_or_demo ("index --captions", NULL, VLM_DEMO_MODEL_GIT)))
-      goto done;
     ix.caption_dir = canonical_dir (o.caption_model, &error);
     if (!ix.caption_dir ||
         !vlm_store_model_fingerprint (ix.caption_dir, &ix.caption_fp, &error)) {
@@ -1267,7 +1268,7 @@ vlm_cmd_watch (int argc, char **argv)
              "--pipeline, no URI)" : "a URI (or file) and the TEXT to watch for");
     goto done;
   }
-  if (!o.model && !(o.model = vlm_cmd_model_or_demo ("watch", NULL, VLM_DEMO_MODEL_CLIP)))
+  if (!o.model && !(o.model = vlm_cmd_model_or_demo ("watch", NULL, NULL, VLM_DEMO_MODEL_CLIP)))
     goto done;
   const gchar *text = argv[want - 1];
   stripped = g_strstrip (g_strdup (text));

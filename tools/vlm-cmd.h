@@ -34,4 +34,5 @@ int vlm_cmd_search (int argc, char **argv);
 int vlm_cmd_watch (int argc, char **argv);
 
 gboolean vlm_cmd_parse (GOptionContext *ctx, int *argc, char ***argv);
-gchar   *vlm_cmd_model_or_demo (const gchar *cmd, const gchar *given, VlmDemoModel which);
+gchar   *vlm_cmd_model_or_demo (const gchar *cmd, const gchar *option, const gchar *given,
+                                VlmDemoModel which);

@@ -26,7 +26,8 @@ static const VlmCommand commands[] = {
 /**
  * vlm_cmd_model_or_demo:
  * @cmd: the command, for messages
- * @given: (nullable): the --model option
+ * @option: (nullable): the option naming the model, for messages ("--model" when %NULL)
+ * @given: (nullable): the option's value
  * @which: the demo model to use when @given is %NULL
  *
  * The model folder a command uses: @given, else the demo model
@@ -36,16 +37,19 @@ static const VlmCommand commands[] = {
  * Returns: (transfer full) (nullable): the folder, or %NULL after the message.
  */
 gchar *
-vlm_cmd_model_or_demo (const gchar *cmd, const gchar *given, VlmDemoModel which)
+vlm_cmd_model_or_demo (const gchar *cmd, const gchar *option, const gchar *given,
+                       VlmDemoModel which)
 {
   if (given)
     return g_strdup (given);
+  if (!option)
+    option = "--model";
   g_autoptr (GError) error = NULL;
   gchar *dir = vlm_demo_model_find (which, &error);
   if (!dir)
-    fprintf (stderr, "vlm %s: no --model given and %s; give --model DIR (a %s folder in the "
+    fprintf (stderr, "vlm %s: no %s given and %s; give %s DIR (a %s folder in the "
              "Hugging Face layout) or set " VLM_DEMO_MODELS_ENV "=DIR (holding clip/ and git/)\n",
-             cmd, error->message, vlm_demo_model_family (which));
+             cmd, option, error->message, option, vlm_demo_model_family (which));
   return dir;
 }
 
