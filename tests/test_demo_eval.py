@@ -146,6 +146,14 @@ def evaluate(n: int, device: str, clip: str | None, git: str | None) -> dict:
     feeder.start()
     msg = pipe.get_bus().timed_pop_filtered(Gst.CLOCK_TIME_NONE,
                                             Gst.MessageType.EOS | Gst.MessageType.ERROR)
+    per_element = {}
+    for name in ("vlmembed", "vlmmatch", "vlmcaption", "vlmvqa"):
+        e = next((x for x in pipe.iterate_elements() if x.get_factory().get_name() == name),
+                 None)
+        st = e.get_property("stats") if e else None
+        if st:
+            per_element[name] = {"processed": st.get_value("frames-processed"),
+                                 "mean_ms": round(st.get_value("mean-process-ms"), 2)}
     pipe.set_state(Gst.State.NULL)
     elapsed = time.monotonic() - started
     if msg.type == Gst.MessageType.ERROR:
@@ -188,7 +196,8 @@ def evaluate(n: int, device: str, clip: str | None, git: str | None) -> dict:
             "clip_given": clip is not None, "git_given": git is not None,
             "accuracy": figures, "counts": {k: [hits[k], totals[k]] for k in totals},
             "skipped_captions": skipped_captions, "examples": dict(examples),
-            "seconds": {"pipeline": round(elapsed, 1), "render": round(render_s[0], 1)}}
+            "seconds": {"pipeline": round(elapsed, 1), "render": round(render_s[0], 1)},
+            "elements": per_element}
 
 
 def report(res: dict) -> list[str]:
@@ -298,6 +307,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{res['scenes']} held-out scenes (seed {EVAL_SEED}), {res['frames']} frames, "
           f"{res['seconds']['pipeline']} s; CLIP {res['clip']}, GIT {res['git']}")
     print("\n".join(report(res)))
+    print("per element: " + ", ".join(f"{k} {v['processed']} frames, {v['mean_ms']} ms each"
+                                      for k, v in res["elements"].items()))
     if res["skipped_captions"]:
         print(f"note: {res['skipped_captions']} scenes got no caption (min-change: the "
               "embedding equal to the previous scene's)")
