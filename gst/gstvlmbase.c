@@ -285,6 +285,7 @@ gst_vlm_base_start (GstBaseTransform *trans)
   p->colorimetry_warned = FALSE;
 
   g_autoptr (GError) error = NULL;
+  const gchar *demo_note = "";
   if (!folder || !*folder) {
     VlmDemoModel demo = klass->model_kind == GST_VLM_MODEL_KIND_GIT ? VLM_DEMO_MODEL_GIT
                                                                      : VLM_DEMO_MODEL_CLIP;
@@ -300,13 +301,16 @@ gst_vlm_base_start (GstBaseTransform *trans)
     }
     GST_INFO_OBJECT (base, "no model set: the demo %s model in %s",
                      vlm_demo_model_family (demo), folder);
+    demo_note = demo == VLM_DEMO_MODEL_GIT
+        ? " (the demo GIT model, used because \"model\" is unset; pass model=DIR for another)"
+        : " (the demo CLIP model, used because \"model\" is unset; pass model=DIR for another)";
   }
   GstVlmModel *model = gst_vlm_model_pool_acquire_kind (folder, device, klass->model_kind,
                                                         &error);
   if (!model) {
     GST_ELEMENT_ERROR (base, RESOURCE, OPEN_READ,
-        ("%s: cannot load the model in folder \"%s\" on device \"%s\": %s",
-         GST_OBJECT_NAME (base), folder, device, error->message), (NULL));
+        ("%s: cannot load the model in folder \"%s\"%s on device \"%s\": %s",
+         GST_OBJECT_NAME (base), folder, demo_note, device, error->message), (NULL));
     return FALSE;
   }
   GST_OBJECT_LOCK (base);

@@ -372,7 +372,10 @@ expect_load_error (const gchar *folder, const gchar *expect)
 GST_START_TEST (test_missing_model)
 {
   expect_load_error ("/nonexistent/clip-model", "/nonexistent/clip-model");
-  expect_load_error (NULL, "model");
+  /* no model: the demo CLIP model, here made absent; the error says where it looked */
+  g_setenv ("VLM_DEMO_MODELS", "/nonexistent/demo-models", TRUE);
+  expect_load_error (NULL, "/nonexistent/demo-models/clip");
+  g_unsetenv ("VLM_DEMO_MODELS");
   g_autofree gchar *empty = g_dir_make_tmp ("vlm-empty-XXXXXX", NULL);
   expect_load_error (empty, empty);
   g_rmdir (empty);

@@ -14,6 +14,7 @@ symbolic links), so it runs whether or not models/demo is in the tree:
 * missing: with VLM_DEMO_MODELS pointing at an empty folder, READY->PAUSED
   fails with an error naming DIR/clip (DIR/git for vlmcaption) and telling
   how to pass model=; the CLI says where it looked and to give --model;
+  a demo folder without its weights fails to load with the folder and model=;
 * without the variable, either the installed or source-tree copy loads, or
   the error lists both places ("installed", "source tree");
 * gst-inspect's blurb of `model` mentions the demo model.
@@ -125,6 +126,20 @@ def main():
               and f"demo {family} model" in err and "VLM_DEMO_MODELS" in err,
               f"{element.split()[0]} without model, demo models missing: the error names "
               f"{os.path.join(empty, sub)} and model=")
+    # a demo folder whose weights were deleted: the load error names it and model=
+    broken = os.path.join(tmp.name, "broken")
+    os.makedirs(os.path.join(broken, "clip"))
+    with open(os.path.join(clip, "config.json"), "rb") as f, \
+            open(os.path.join(broken, "clip", "config.json"), "wb") as g:
+        g.write(f.read())
+    os.environ["VLM_DEMO_MODELS"] = broken
+    _, err = run_pipeline(f"{src} ! vlmembed device=cpu ! fakesink")
+    print(f"     vlmembed: {err}")
+    check(err is not None and os.path.join(broken, "clip") in err and "model=" in err
+          and "demo CLIP" in err,
+          "vlmembed without model, demo weights deleted: the error names the folder and model=")
+    os.environ["VLM_DEMO_MODELS"] = empty
+
     rc, out, errtext = cli("caption", "--device", "cpu", image)
     print(f"     vlm caption: {errtext.strip()}")
     check(rc != 0 and os.path.join(empty, "git") in errtext and "--model DIR" in errtext,
@@ -139,7 +154,9 @@ def main():
                             "sync=false")
     if err is None:
         where = ids.get("VlmEmbeddingMeta") or ""
-        check(where.endswith(os.path.join("models", "demo", "clip")),
+        source = os.path.realpath(os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                               "..", "models", "demo", "clip"))
+        check(where == source or where.endswith(os.path.join("gst-vlm", "models", "demo", "clip")),
               f"without VLM_DEMO_MODELS the installed or source-tree demo CLIP loads ({where})")
     else:
         print(f"     vlmembed: {err}")
