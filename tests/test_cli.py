@@ -22,8 +22,8 @@ VLM, CLIP, GIT = sys.argv[1:4] if len(sys.argv) == 4 else (None, None, None)
 results = {"passed": 0, "failed": 0}
 
 
-def run(*args: str | bytes) -> subprocess.CompletedProcess:
-    env = dict(os.environ, VLM_DEVICE="cpu")
+def run(*args: str | bytes, **extra_env: str) -> subprocess.CompletedProcess:
+    env = dict(os.environ, VLM_DEVICE="cpu", **extra_env)
     return subprocess.run([VLM, *args], capture_output=True, env=env, timeout=300)
 
 
@@ -108,7 +108,10 @@ def main() -> int:
                                            "a cat"), "tpu:3")
         expect_error("bad weights option", run("embed-text", "--model", CLIP, "--weights", "f8",
                                                "a cat"), "f8", code=2)
-        expect_error("no model option", run("embed-text", "a cat"), "--model", code=2)
+        # no --model: the demo CLIP, here made absent; the message says where it looked
+        expect_error("no model option", run("embed-text", "a cat",
+                                            VLM_DEMO_MODELS="/nonexistent/demo-models"),
+                     "--model", "/nonexistent/demo-models/clip", code=2)
         expect_error("empty question", run("ask", "--model", GIT, str(img), "  "), "question",
                      code=2)
         expect_error("CLIP folder for caption", run("caption", "--model", CLIP, str(img)),

@@ -262,8 +262,10 @@ def test_bad_input(tmp, db, video):
     check(db_rows(db) == contents, "model mismatches leave the database unchanged")
 
     fresh = tmp / "fresh.db"
-    rc, _, err = vlm("index", video, "--db", str(fresh))
-    check(rc == 1 and "--model" in err, f"a new index needs --model ({err!r})")
+    rc, _, err = vlm("index", video, "--db", str(fresh),
+                     env=dict(os.environ, VLM_DEMO_MODELS=str(tmp / "no-demo-models")))
+    check(rc == 1 and "--model" in err and "no-demo-models" in err,
+          f"a new index needs --model or the demo CLIP ({err!r})")
     rc, _, err = vlm("index", video, "--db", db, "--every", "0")
     check(rc == 2 and "--every" in err, "--every 0 refused")
     # --captions without --caption-model: the demo GIT, here made absent
