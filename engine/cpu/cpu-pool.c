@@ -12,6 +12,7 @@
  * variable. One job runs at a time: the device's op lock serialises callers.
  */
 #include <stdatomic.h>
+#include <time.h>
 
 #include "vlm-cpu.h"
 
@@ -40,7 +41,19 @@ struct _VlmCpuPool {
    * low 32 bits, back in the high 32 bits (one CAS moves either end). */
   PoolRange *ranges;
   atomic_int n_busy;       /* workers still on the current job */
+  /* vlm_cpu_pool_set_timing(): thread CPU time spent in tasks, and jobs */
+  gboolean timing;
+  atomic_ullong task_ns;
+  atomic_ullong n_jobs;
 };
+
+static inline guint64
+thread_cpu_ns (void)
+{
+  struct timespec ts;
+  clock_gettime (CLOCK_THREAD_CPUTIME_ID, &ts);
+  return (guint64) ts.tv_sec * 1000000000u + (guint64) ts.tv_nsec;
+}
 
 static inline guint64
 range_pack (guint32 front, guint32 back)
@@ -91,8 +104,23 @@ cpu_relax (void)
 #endif
 }
 
+static void run_tasks_untimed (VlmCpuPool *pool, VlmCpuTaskFunc func, gpointer data,
+                               guint thread);
+
 static void
 run_tasks (VlmCpuPool *pool, VlmCpuTaskFunc func, gpointer data, guint thread)
+{
+  if (!pool->timing) {
+    run_tasks_untimed (pool, func, data, thread);
+    return;
+  }
+  guint64 t0 = thread_cpu_ns ();
+  run_tasks_untimed (pool, func, data, thread);
+  atomic_fetch_add_explicit (&pool->task_ns, thread_cpu_ns () - t0, memory_order_relaxed);
+}
+
+static void
+run_tasks_untimed (VlmCpuPool *pool, VlmCpuTaskFunc func, gpointer data, guint thread)
 {
   gint t;
   while ((t = range_take_front (&pool->ranges[thread].v)) >= 0)
@@ -257,9 +285,14 @@ vlm_cpu_pool_run (VlmCpuPool *pool, gint n_tasks, VlmCpuTaskFunc func, gpointer 
   if (n_tasks <= 0)
     return;
   guint n_workers = pool->n_threads - 1;
+  if (pool->timing)
+    atomic_fetch_add_explicit (&pool->n_jobs, 1, memory_order_relaxed);
   if (n_workers == 0 || n_tasks == 1) {
+    guint64 t0 = pool->timing ? thread_cpu_ns () : 0;
     for (gint t = 0; t < n_tasks; t++)
       func (data, t, 0);
+    if (pool->timing)
+      atomic_fetch_add_explicit (&pool->task_ns, thread_cpu_ns () - t0, memory_order_relaxed);
     return;
   }
 
@@ -291,6 +324,33 @@ vlm_cpu_pool_run (VlmCpuPool *pool, gint n_tasks, VlmCpuTaskFunc func, gpointer 
   while (atomic_load (&pool->n_busy) > 0)
     g_cond_wait (&pool->done, &pool->lock);
   g_mutex_unlock (&pool->lock);
+}
+
+/**
+ * vlm_cpu_pool_set_timing:
+ * @pool: a pool, idle
+ * @on: whether to count
+ *
+ * Starts counting the CPU time threads spend inside tasks and the jobs run
+ * (for VLM_CPU_PROFILE; costs two clock reads per thread and job).
+ */
+void
+vlm_cpu_pool_set_timing (VlmCpuPool *pool, gboolean on)
+{
+  pool->timing = on;
+}
+
+/**
+ * vlm_cpu_pool_get_timing:
+ * @pool: a pool
+ * @task_seconds: (out): CPU seconds all threads spent inside tasks
+ * @n_jobs: (out): jobs run
+ */
+void
+vlm_cpu_pool_get_timing (VlmCpuPool *pool, gdouble *task_seconds, guint64 *n_jobs)
+{
+  *task_seconds = atomic_load (&pool->task_ns) * 1e-9;
+  *n_jobs = atomic_load (&pool->n_jobs);
 }
 
 typedef struct {

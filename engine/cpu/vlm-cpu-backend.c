@@ -481,6 +481,12 @@ profile_print (VlmCpuDevice *cpu)
   }
   fprintf (stderr, "VLM_CPU_PROFILE: %-44s %9s %10.1f %10.1f\n", "all ops", "", wall * 1e3,
            cpus * 1e3);
+  gdouble task_s;
+  guint64 jobs;
+  vlm_cpu_pool_get_timing (cpu->pool, &task_s, &jobs);
+  fprintf (stderr, "VLM_CPU_PROFILE: %" G_GUINT64_FORMAT " pool jobs; CPU ms inside tasks %.1f, "
+           "in ops but outside tasks (waiting, spinning, serial parts) %.1f (%.1f%%)\n", jobs,
+           task_s * 1e3, (cpus - task_s) * 1e3, 100 * (cpus - task_s) / MAX (cpus, 1e-9));
   g_free (keys);
   g_hash_table_unref (cpu->profile);
   cpu->profile = NULL;
@@ -701,9 +707,11 @@ vlm_cpu_device_new (GError **error)
   cpu->f32_bf16x3 = want_x3 && cpu->amx;
   cpu->scratch = g_new0 (gpointer, n_threads);
   const gchar *profile = g_getenv ("VLM_CPU_PROFILE");
-  if (profile && *profile && g_strcmp0 (profile, "0") != 0)
+  if (profile && *profile && g_strcmp0 (profile, "0") != 0) {
     cpu->profile = g_hash_table_new_full (g_str_hash, g_str_equal, g_free,
                                            profile_entry_free);
+    vlm_cpu_pool_set_timing (pool, TRUE);
+  }
 
   VlmDevice *dev = g_new0 (VlmDevice, 1);
   dev->ref_count = 1;

@@ -44,6 +44,8 @@ void        vlm_cpu_pool_run    (VlmCpuPool *pool, gint n_tasks, VlmCpuTaskFunc 
                                  gpointer data);
 void        vlm_cpu_pool_range  (VlmCpuPool *pool, gint64 n_items, gint64 grain,
                                  VlmCpuRangeFunc func, gpointer data);
+void        vlm_cpu_pool_set_timing (VlmCpuPool *pool, gboolean on);
+void        vlm_cpu_pool_get_timing (VlmCpuPool *pool, gdouble *task_seconds, guint64 *n_jobs);
 
 /* ---- instruction sets and micro-kernels ---- */
 
