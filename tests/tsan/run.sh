@@ -47,9 +47,11 @@ fi
 
 start=$SECONDS
 if [ ! -f "$build/build.ninja" ]; then
+  setup_log=$(mktemp)
   CC=clang meson setup "$build" "$root" -Db_sanitize=thread -Db_lundef=false \
-    --buildtype=debugoptimized > "$build.setup.log" 2>&1 ||
-    { cat "$build.setup.log"; exit 1; }
+    --buildtype=debugoptimized > "$setup_log" 2>&1 ||
+    { cat "$setup_log"; rm -f "$setup_log"; exit 1; }
+  rm -f "$setup_log"
 fi
 ninja -C "$build" -j "${VLM_TSAN_JOBS:-2}" gst/libgstvlm.so tests/stress-pipelines \
   tests/tiny-clip tests/tiny-git > "$build/tsan-build.log" 2>&1 ||
