@@ -10,7 +10,10 @@
 # tests/HARDENING.md). The test suite runs a short version (test
 # valgrind-smoke). Environment: VLM_BUILD (build folder, default ./build),
 # VLM_TEST_MODEL / VLM_TEST_GIT_MODEL (default: the build's tiny-clip and
-# tiny-git), VLM_VALGRIND_LOG (default BUILD/tests/valgrind-memcheck.log).
+# tiny-git), VLM_VALGRIND_LOG (default BUILD/tests/valgrind-memcheck.log),
+# VLM_VALGRIND_SUPP (more suppression files, separated by colons, e.g.
+# GStreamer's tests/check/gstreamer.supp from its source tree, which Debian
+# does not install; the run does not need it).
 #
 # Passes (exit 0) when valgrind reports 0 bytes definitely lost and no memory
 # error (invalid read or write, use of uninitialised values, bad free) beyond
@@ -55,11 +58,17 @@ log=${VLM_VALGRIND_LOG:-$build/tests/valgrind-memcheck.log}
 # helper valgrind does not follow anyway)
 "$stress" --cycles 1 --device "$device" >/dev/null
 
+supp=(--suppressions="$here/gst-vlm.supp")
+IFS=: read -r -a extra <<< "${VLM_VALGRIND_SUPP:-}"
+for f in "${extra[@]}"; do
+  if [ -n "$f" ]; then supp+=(--suppressions="$f"); fi
+done
+
 start=$SECONDS
 status=0
 valgrind --tool=memcheck --leak-check=full --show-leak-kinds=definite \
   --errors-for-leak-kinds=definite --num-callers=40 --gen-suppressions=all \
-  --suppressions="$here/gst-vlm.supp" --error-exitcode=99 --log-file="$log" \
+  "${supp[@]}" --error-exitcode=99 --log-file="$log" \
   "$stress" --cycles "$cycles" --changes "$changes" --device "$device" || status=$?
 took=$((SECONDS - start))
 
