@@ -16,6 +16,10 @@
 
 #include "vlm-cpu.h"
 
+/* Keys transposed per call of the ISA's row packing (the AVX-512 one takes
+ * up to 16 rows; the others any number). */
+#define KEY_GROUP 16
+
 typedef struct {
   const VlmCpuIsa *isa;
   gfloat *out;
@@ -38,7 +42,8 @@ scratch_floats (const AttentionJob *job)
       + (gsize) job->d_panels * nr * job->kv      /* values, packed */
       + (gsize) job->D * mr                       /* a tile of queries */
       + (gsize) mr * job->k_panels * nr           /* a tile of scores */
-      + (gsize) job->kv * mr;                     /* probabilities, packed */
+      + (gsize) job->kv * mr                      /* probabilities, packed */
+      + (gsize) KEY_GROUP * job->D;               /* a group of keys, transposed */
 }
 
 static inline gint64
@@ -64,15 +69,24 @@ attention_task (gpointer data, gint task, guint thread)
   gfloat *qp = vp + job->d_panels * nr * kv;
   gfloat *s = qp + D * isa->mr;
   gfloat *pp = s + isa->mr * kvp;
+  gfloat *tk = pp + kv * isa->mr;
 
   const gfloat *kh = job->k + b * job->Skv * C + h * D;
   const gfloat *vh = job->v + b * job->Skv * C + h * D;
+  /* Keys as weight panels [D][nr]: transposed 16 keys at a time with the
+   * ISA's row packing ([D][keys] into scratch), then copied into place. */
   for (gint64 panel = 0; panel < job->k_panels; panel++) {
     gfloat *dst = kp + panel * D * nr;
-    for (gint jj = 0; jj < nr; jj++) {
-      gint64 j = panel * nr + jj;
-      for (gint64 d = 0; d < D; d++)
-        dst[d * nr + jj] = j < kv ? kh[j * C + d] : 0.0f;
+    for (gint64 j0 = panel * nr; j0 < (panel + 1) * nr; j0 += KEY_GROUP) {
+      gint n = (gint) CLAMP (kv - j0, 0, KEY_GROUP);
+      gint64 col = j0 - panel * nr;
+      gint width = (gint) MIN (KEY_GROUP, nr - col);
+      if (n > 0)
+        isa->pack_rows (tk, kh + j0 * C, (gsize) C, n, D);
+      for (gint64 d = 0; d < D; d++) {
+        memcpy (dst + d * nr + col, tk + d * n, (gsize) n * sizeof (gfloat));
+        memset (dst + d * nr + col + n, 0, (gsize) (width - n) * sizeof (gfloat));
+      }
     }
   }
   for (gint64 panel = 0; panel < job->d_panels; panel++) {
@@ -91,9 +105,9 @@ attention_task (gpointer data, gint task, guint thread)
     gint64 r0 = tile_row (job, t), r1 = tile_row (job, t + 1);
     gint mr = (gint) (r1 - r0);
     const gfloat *qh = job->q + (b * job->Sq + r0) * C + h * D;
-    for (gint m = 0; m < mr; m++)
-      for (gint64 d = 0; d < D; d++)
-        qp[d * mr + m] = qh[m * C + d] * job->p.scale;
+    isa->pack_rows (qp, qh, (gsize) C, mr, D);
+    for (gint64 i = 0; i < D * mr; i++)
+      qp[i] *= job->p.scale;
 
     for (gint64 panel = 0; panel < job->k_panels; panel++)
       isa->gemm (mr, D, qp, kp + panel * D * nr, NULL, VLM_CPU_GEMM_FINAL, s + panel * nr,
@@ -111,10 +125,12 @@ attention_task (gpointer data, gint task, guint thread)
       gfloat mx = vlm_cpu_max (row, (gsize) visible);
       gfloat inv = 1.0f / isa->exp_sum (row, row, (gsize) visible, mx);
       for (gint64 j = 0; j < visible; j++)
-        pp[j * mr + m] = row[j] * inv;
+        row[j] *= inv;
       for (gint64 j = visible; j < kv; j++)
-        pp[j * mr + m] = 0.0f;
+        row[j] = 0.0f;
     }
+    /* Probabilities transposed ([kv][rows]) as the x operand of P·V. */
+    isa->pack_rows (pp, s, (gsize) kvp, mr, most);
 
     gfloat *oh = job->out + (b * job->Sq + r0) * C + h * D;
     for (gint64 panel = 0; panel < job->d_panels; panel++)

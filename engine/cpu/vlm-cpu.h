@@ -89,8 +89,9 @@ typedef void (*VlmCpuHalfFunc) (gfloat *dst, const guint16 *src, gsize n);
 /* y[i] = e^(x[i] − shift) over @n floats (y may be x); returns Σ y[i]. */
 typedef gfloat (*VlmCpuExpFunc) (gfloat *y, const gfloat *x, gsize n, gfloat shift);
 
-/* dst[k·mr + m] = src[m·ld + k] for m < @mr (1 … the ISA's MR), k < @K:
- * rows of x packed k-major for a GEMM tile. */
+/* dst[k·mr + m] = src[m·ld + k] for m < @mr (1 … 16, at least the ISA's
+ * MR), k < @K: rows of x packed k-major for a GEMM tile (attention also
+ * transposes keys with it, 16 at a time). */
 typedef void (*VlmCpuPackRowsFunc) (gfloat *dst, const gfloat *src, gsize ld, gint mr,
                                     gint64 K);
 
