@@ -661,6 +661,95 @@ test_clip_lowp (gconstpointer data)
   }
 }
 
+/* The AMX path keeps x rounded to bf16 for the next matmul on the same
+ * contents (q, k and v share theirs): each matmul here must see x as it is
+ * now — after other matmuls on it, after an op wrote it in place, after an
+ * upload, and through a view at another offset of the same storage. f32
+ * weights (bf16x3 on AMX by default) and bf16 weights, on the default
+ * device. */
+static void
+xw_reference (const gfloat *x, const gfloat *w, gsize M, gsize K, gsize N, gfloat *y)
+{
+  for (gsize m = 0; m < M; m++)
+    for (gsize n = 0; n < N; n++) {
+      double acc = 0.0;
+      for (gsize k = 0; k < K; k++)
+        acc += (double) x[m * K + k] * (double) w[n * K + k];
+      y[m * N + n] = (gfloat) acc;
+    }
+}
+
+static void
+check_xw (const gchar *what, VlmTensor *xt, const gfloat *x, VlmTensor *wt, const gfloat *w,
+          gsize M, gsize K, gsize N, gdouble limit)
+{
+  GError *error = NULL;
+  gint64 yshape[2] = { (gint64) M, (gint64) N };
+  g_autoptr (VlmTensor) yt = vlm_tensor_new (cpu_device, VLM_DTYPE_F32, 2, yshape, &error);
+  g_assert_no_error (error);
+  g_assert_true (vlm_op_matmul (yt, xt, wt, NULL, NULL, VLM_ACT_NONE, &error));
+  g_assert_no_error (error);
+  g_autofree gfloat *got = g_new (gfloat, M * N);
+  g_autofree gfloat *ref = g_new (gfloat, M * N);
+  g_assert_true (vlm_tensor_download (yt, got, M * N * 4, &error));
+  xw_reference (x, w, M, K, N, ref);
+  vt_check_nmse (what, ref, got, M * N, limit);
+}
+
+static void
+test_x_reuse (void)
+{
+  enum { M = 37, K = 70, N = 45 };
+  VtRng rng;
+  vt_rng_init (&rng, "x-reuse");
+  GError *error = NULL;
+  g_autofree gfloat *x = vt_uniform (&rng, 2 * M * K, -1, 1);
+  g_autofree gfloat *delta = vt_uniform (&rng, M * K, -1, 1);
+  g_autofree gfloat *w1 = vt_uniform (&rng, N * K, -1, 1);
+  g_autofree gfloat *w2 = vt_uniform (&rng, N * K, -1, 1);
+  g_autofree guint16 *w2b = g_new (guint16, N * K);
+  g_autofree gfloat *w2r = g_new (gfloat, N * K);
+  for (gsize i = 0; i < N * K; i++) {
+    w2b[i] = bf16_round (w2[i]);
+    w2r[i] = bf16_value (w2b[i]);
+  }
+  gint64 wshape[2] = { N, K }, xshape[2] = { M, K }, all[2] = { 2 * M, K };
+  g_autoptr (VlmTensor) wt1 = vlm_tensor_new (cpu_device, VLM_DTYPE_F32, 2, wshape, &error);
+  g_autoptr (VlmTensor) wt2 = vlm_tensor_new (cpu_device, VLM_DTYPE_BF16, 2, wshape, &error);
+  g_assert_true (vlm_tensor_upload (wt1, w1, sizeof (gfloat) * N * K, &error));
+  g_assert_true (vlm_tensor_upload (wt2, w2b, sizeof (guint16) * N * K, &error));
+  /* x: the first M rows of a 2M-row storage an op has written. */
+  g_autoptr (VlmTensor) src = vlm_tensor_new (cpu_device, VLM_DTYPE_F32, 2, all, &error);
+  g_autoptr (VlmTensor) store = vlm_tensor_new (cpu_device, VLM_DTYPE_F32, 2, all, &error);
+  g_autoptr (VlmTensor) dt = vlm_tensor_new (cpu_device, VLM_DTYPE_F32, 2, xshape, &error);
+  g_assert_no_error (error);
+  g_assert_true (vlm_tensor_upload (src, x, sizeof (gfloat) * 2 * M * K, &error));
+  g_assert_true (vlm_tensor_upload (dt, delta, sizeof (gfloat) * M * K, &error));
+  g_assert_true (vlm_op_unary (store, src, VLM_ACT_NONE, &error));
+  g_autoptr (VlmTensor) xt = vlm_tensor_view (store, 0, 2, xshape, &error);
+  g_autoptr (VlmTensor) xt2 = vlm_tensor_view (store, M * K, 2, xshape, &error);
+  g_assert_no_error (error);
+  /* bf16x3 (or strict f32) and bf16 weights, whose x rounding differs. */
+  gdouble f32_limit = 1e-9, bf16_limit = NMSE_BF16_SAME_WEIGHTS;
+
+  check_xw ("w1", xt, x, wt1, w1, M, K, N, f32_limit);
+  check_xw ("w1 again", xt, x, wt1, w1, M, K, N, f32_limit);
+  check_xw ("w2 (bf16) on the same x", xt, x, wt2, w2r, M, K, N, bf16_limit);
+  check_xw ("w1 after w2", xt, x, wt1, w1, M, K, N, f32_limit);
+  check_xw ("the other rows of the storage", xt2, x + M * K, wt1, w1, M, K, N, f32_limit);
+  check_xw ("w1 back on the first rows", xt, x, wt1, w1, M, K, N, f32_limit);
+  /* x += delta by an op, in place. */
+  g_assert_true (vlm_op_binary (xt, xt, dt, VLM_BINARY_ADD, &error));
+  g_assert_no_error (error);
+  for (gsize i = 0; i < (gsize) M * K; i++)
+    x[i] += delta[i];
+  check_xw ("w1 after an op wrote x", xt, x, wt1, w1, M, K, N, f32_limit);
+  /* An upload. */
+  g_assert_true (vlm_tensor_upload (xt, delta, sizeof (gfloat) * M * K, &error));
+  check_xw ("w1 after an upload to x", xt, delta, wt1, w1, M, K, N, f32_limit);
+  check_xw ("w2 after an upload to x", xt, delta, wt2, w2r, M, K, N, bf16_limit);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -692,6 +781,7 @@ main (int argc, char **argv)
     g_test_add_data_func (path, &cases[i], test_matmul_i8);
   }
   g_test_add_func ("/lowp/bf16/upload-drops-packed", test_upload_drops_packed);
+  g_test_add_func ("/lowp/x-reuse", test_x_reuse);
   g_test_add_data_func ("/lowp/release-restore/bf16", GINT_TO_POINTER (VLM_DTYPE_BF16),
                         test_release_restore);
   g_test_add_data_func ("/lowp/release-restore/f16", GINT_TO_POINTER (VLM_DTYPE_F16),

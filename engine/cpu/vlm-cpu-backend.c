@@ -7,6 +7,7 @@
  * the device's thread pool.
  */
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <stdio.h>
 #include <time.h>
@@ -166,6 +167,7 @@ cpu_destroy (VlmDevice *device)
     free (cpu->scratch[i]);
   g_free (cpu->scratch);
   free (cpu->shared);
+  free (cpu->amx_x);
   vlm_cpu_pool_free (cpu->pool);
   g_mutex_clear (&cpu->op_lock);
   g_free (cpu);
@@ -285,6 +287,22 @@ vlm_cpu_storage_restore (VlmStorage *storage, GError **error)
   return TRUE;
 }
 
+/**
+ * vlm_cpu_storage_touch:
+ * @storage: a CPU storage about to be written
+ *
+ * Gives @storage a new stamp, unique in the process: (storage, stamp)
+ * names its contents, so copies derived from them (the AMX path's bf16
+ * rows of x) can be reused until the next write.
+ */
+void
+vlm_cpu_storage_touch (VlmStorage *storage)
+{
+  static atomic_ullong counter;
+  VlmCpuStorage *cs = storage->backend;
+  cs->stamp = atomic_fetch_add_explicit (&counter, 1, memory_order_relaxed) + 1;
+}
+
 static VlmStorage *
 storage_wrap (gpointer host, gpointer alloc, GDestroyNotify notify, gpointer notify_data)
 {
@@ -296,6 +314,7 @@ storage_wrap (gpointer host, gpointer alloc, GDestroyNotify notify, gpointer not
   VlmStorage *s = g_new0 (VlmStorage, 1);
   s->host = host;
   s->backend = cs;
+  vlm_cpu_storage_touch (s);
   return s;
 }
 
@@ -362,6 +381,7 @@ cpu_upload (VlmDevice *device, VlmStorage *storage, gsize offset, gconstpointer 
   gboolean ok = vlm_cpu_storage_restore (storage, error);
   if (ok) {
     vlm_cpu_storage_drop_packed (storage);
+    vlm_cpu_storage_touch (storage);
     memcpy ((guint8 *) storage->host + offset, data, nbytes);
   }
   g_mutex_unlock (&cpu->op_lock);
@@ -399,8 +419,13 @@ op_begin (VlmCpuDevice *cpu, GError **error, VlmTensor *out, VlmTensor *out2,
   for (gsize i = 0; i < n_in; i++)
     if (in[i] && !vlm_cpu_storage_restore (in[i]->storage, error))
       return FALSE;
-  return vlm_cpu_storage_written (out->storage, error) &&
-      (!out2 || vlm_cpu_storage_written (out2->storage, error));
+  if (!vlm_cpu_storage_written (out->storage, error) ||
+      (out2 && !vlm_cpu_storage_written (out2->storage, error)))
+    return FALSE;
+  vlm_cpu_storage_touch (out->storage);
+  if (out2)
+    vlm_cpu_storage_touch (out2->storage);
+  return TRUE;
 }
 
 static gboolean

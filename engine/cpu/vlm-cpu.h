@@ -165,6 +165,17 @@ typedef struct {
   gpointer shared;         /* one buffer for all threads (vlm_cpu_shared_scratch()) */
   gsize shared_bytes;
   GHashTable *profile;     /* VLM_CPU_PROFILE=1: op label → time (vlm-cpu-backend.c) */
+  /* The AMX path's x rounded to bf16 (hi, and lo with bf16x3), kept for
+   * the next matmul on the same x (q, k and v share theirs). */
+  gpointer amx_x;
+  gsize amx_x_bytes;
+  struct {
+    const VlmStorage *storage;
+    guint64 stamp;
+    gsize offset;
+    gint64 m, k, kp;
+    gboolean split;
+  } amx_x_of;              /* what amx_x holds; storage NULL: nothing */
 } VlmCpuDevice;
 
 static inline VlmCpuDevice *
@@ -186,7 +197,11 @@ typedef struct {
    * vlm_cpu_storage_restore(). */
   gboolean released;
   const struct _VlmCpuPacked *whole;
+  guint64 stamp;           /* new on every write (vlm_cpu_storage_touch()) */
 } VlmCpuStorage;
+
+/* Gives a storage a new stamp, before it is written (op outputs, upload). */
+void vlm_cpu_storage_touch (VlmStorage *storage);
 
 /* Called by every op on each tensor it writes, before writing: drops
  * packed copies of the storage and stops it from being cached again. */
