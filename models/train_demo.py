@@ -2,21 +2,22 @@
 """Train the demo CLIP and GIT models on synthetic scenes and export them as
 Hugging Face folders (the layout of openai/clip-vit-* and microsoft/git-base*).
 
-Both models see the scenes of models/scenes.py at 96x96 (patch 16):
+Both models see the scenes of models/scenes.py at 64x64 (patch 8, 64 patches):
 
-* CLIP (CLIPModel): ViT 192 wide x 4 layers, text 128 wide x 4 layers,
+* CLIP (CLIPModel): ViT 128 wide x 4 layers, text 128 wide x 4 layers,
   quick_gelu, projection 128.  Loss: multi-positive InfoNCE between images
   and texts (captions or colour+shape labels, plain or in "a photo of {}"),
   plus a softmax over all 32 labels and a per-label sigmoid on the cosine
   (so detect mode has a usable threshold, ~0.3).
-* GIT (GitForCausalLM): image encoder = the trained CLIP vision tower
-  (fine-tuned), Linear+LayerNorm projection, 4 BERT post-LN decoder layers
-  192 wide (GELU erf, eps 1e-12).  Loss: next-token cross-entropy on
+* GIT (GitForCausalLM): image encoder of the CLIP vision geometry trained
+  from scratch with it (the two models train independently, so both fit in
+  one run on two cores; --clip starts it from a CLIP folder instead),
+  Linear+LayerNorm projection, 4 BERT post-LN decoder layers 128 wide (GELU erf, eps 1e-12).  Loss: next-token cross-entropy on
   captions ([CLS] caption [SEP]) and VQA in the git-base-vqav2 format
   ([CLS] question answer [SEP], loss on the answer and [SEP] only).
 
-Training images are rendered at 96x96 directly, or at 320x240 and reduced
-the way the engine does it (short side to 96 with antialiased bicubic, centre
+Training images are rendered at 64x64 directly, or at 320x240 and reduced
+the way the engine does it (short side to 64 with antialiased bicubic, centre
 crop; PIL's BICUBIC with reducing_gap=None), some of those through a YUV
 4:2:0 round trip; normalised with the CLIP mean/std.  Everything is
 deterministic given --seed (fixed data order, seeded augmentation, two
@@ -28,7 +29,7 @@ tokenises), GIT a small BERT-style WordPiece vocab.txt.
 
 Commands:
     train_demo.py clip --seed 0 --out models/demo/clip
-    train_demo.py git --seed 0 --clip models/demo/clip --out models/demo/git
+    train_demo.py git --seed 0 --out models/demo/git   (--clip DIR: start from its vision tower)
     train_demo.py eval --clip models/demo/clip --git models/demo/git --seed 1000
     train_demo.py all --seed 0 --out models/demo     (the three above, metrics.json)
 
@@ -72,7 +73,7 @@ CLIP_GEOMETRY = mcc.Geometry(vision_hidden=128, vision_layers=4, vision_heads=2,
                              vision_mlp=512, image_size=IMAGE_SIZE, patch_size=PATCH,
                              text_hidden=128, text_layers=4, text_heads=2, text_mlp=512,
                              max_positions=77, projection_dim=128, act="quick_gelu")
-GIT_HIDDEN, GIT_LAYERS, GIT_HEADS, GIT_MLP, GIT_POSITIONS = 192, 4, 3, 768, 128
+GIT_HIDDEN, GIT_LAYERS, GIT_HEADS, GIT_MLP, GIT_POSITIONS = 128, 4, 2, 512, 128
 GIT_TEXT_LEN = 20                  # [CLS] + at most 18 caption tokens + [SEP]
 
 
@@ -917,7 +918,8 @@ def train_git(torch, data: SceneSet, wp: WordPiece, args) -> object:
     _, Git = build_modules(torch)
     torch.manual_seed(args.seed + 1)
     model = Git(CLIP_GEOMETRY, len(wp.tokens))
-    load_clip_vision(torch, model, Path(args.clip))
+    if args.clip:
+        load_clip_vision(torch, model, Path(args.clip))
     head = torch.nn.Linear(CLIP_GEOMETRY.vision_hidden, len(PAIR_INDEX) + 1)
     both = torch.nn.ModuleDict({"model": model, "head": head})
     opt = make_optimizer(torch, both, args.lr, 0.01,
@@ -1000,7 +1002,7 @@ def write_git(model, out: Path, tokens: list[str]) -> None:
 
 @functools.lru_cache(maxsize=4)
 def eval_set(seed: int, count: int) -> dict[str, SceneSet]:
-    """Held-out scenes rendered directly at 96 and as 320x240 frames reduced like the engine."""
+    """Held-out scenes rendered directly at 64 and as 320x240 frames reduced like the engine."""
     direct, big = [], []
     items = [scenes.sample_scene(seed, i) for i in range(count)]
     for s in items:
@@ -1265,16 +1267,16 @@ def run_all(args) -> dict:
     clip_args = argparse.Namespace(**{**vars(args), **clip_defaults(args),
                                       "out": str(root / "clip")})
     git_args = argparse.Namespace(**{**vars(args), **git_defaults(args),
-                                     "out": str(root / "git"), "clip": str(root / "clip")})
+                                     "out": str(root / "git"), "clip": None})
     metrics = {"seed": args.seed, "eval_seed": args.eval_seed,
                "clip": run_clip(clip_args), "git": run_git(git_args)}
     (root / "metrics.json").write_text(json.dumps(metrics, indent=1) + "\n", encoding="utf-8")
     return metrics
 
 
-CLIP_DEFAULTS = {"steps": 2000, "batch": 64, "lr": 1e-3, "warmup": 100, "scenes": 30000}
-GIT_DEFAULTS = {"steps": 3000, "batch": 64, "lr": 5e-4, "warmup": 200, "scenes": 40000,
-                "per_image": 4, "vision_lr_factor": 0.3, "patch_weight": 0.5}
+CLIP_DEFAULTS = {"steps": 3000, "batch": 64, "lr": 1e-3, "warmup": 150, "scenes": 30000}
+GIT_DEFAULTS = {"steps": 2000, "batch": 32, "lr": 7e-4, "warmup": 100, "scenes": 20000,
+                "per_image": 4, "vision_lr_factor": 1.0, "patch_weight": 0.5}
 
 
 def clip_defaults(args) -> dict:
@@ -1319,10 +1321,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--out", required=True)
     add_hyper(p, CLIP_DEFAULTS)
     add_common(p)
-    p = sub.add_parser("git", help="train + export GIT (image encoder from --clip)")
+    p = sub.add_parser("git", help="train + export GIT")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", required=True)
-    p.add_argument("--clip", required=True, help="exported CLIP folder")
+    p.add_argument("--clip", help="start the image encoder from this exported CLIP folder's"
+                   " vision tower (default: trained from scratch, like the demo GIT)")
     add_hyper(p, GIT_DEFAULTS)
     add_common(p)
     p = sub.add_parser("eval", help="held-out metrics of exported folders")
