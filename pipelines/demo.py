@@ -13,10 +13,11 @@
          tee ! queue ! vlmjsonsink                            -> OUT/demo.jsonl
          tee ! queue ! appsink (reads the metas for the summary below)
 
-   vlmembed and vlmmatch use the demo CLIP (labels: the 32 colour x shape
+   vlmembed and vlmmatch (every frame) use the demo CLIP (labels: the 32 colour x shape
    labels, "a red circle" ...), vlmcaption and vlmvqa the demo GIT (the
    elements' default when `model` is not set; --clip/--git or
-   $VLM_DEMO_MODELS choose others). Each scene gets its own question, sent
+   $VLM_DEMO_MODELS choose others), vlmcaption and vlmvqa every second frame
+   (--interval). Each scene gets its own question, sent
    as a "vlm-set-question" event just before its first frame (a count, a
    colour, a yes/no, a shape or the background question, in turn).
 3. Prints one line per scene: its time, the caption, the question and the
@@ -38,7 +39,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 import time
 from collections import Counter
@@ -47,7 +47,7 @@ from pathlib import Path
 import gi
 
 gi.require_version("Gst", "1.0")
-from gi.repository import GLib, Gst  # noqa: E402
+from gi.repository import Gst  # noqa: E402
 
 TOP = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(TOP / "models"))
@@ -116,7 +116,7 @@ def element(name: str, model: str | None, **props) -> str:
 
 
 def run(truth: dict, out: Path, device: str, clip: str | None, git: str | None,
-        video: bool = True, interval: int = 1) -> dict:
+        video: bool = True, interval: int = 2) -> dict:
     """Runs the pipeline over OUT/video.webm; returns per-frame results and per-scene lines."""
     Gst.init(None)
     labels = ",".join(truth["all_labels"])
@@ -240,8 +240,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--json", action="store_true", help="print the per-scene results as JSON")
     p.add_argument("--render-only", action="store_true",
                    help="only render and encode the video (OUT/video.webm, OUT/video.json)")
-    p.add_argument("--interval", type=int, default=1,
-                   help="vlmcaption and vlmvqa process every Nth frame (1)")
+    p.add_argument("--interval", type=int, default=2,
+                   help="vlmcaption and vlmvqa process every Nth frame (2: 5 captions and "
+                        "answers a second at 10 fps; the text overlay keeps the last caption)")
     args = p.parse_args(argv)
 
     t0 = time.monotonic()
