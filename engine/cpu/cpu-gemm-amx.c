@@ -130,6 +130,36 @@ dequant_panel (guint16 *dst, const gint8 *src, gint64 pair_rows, const __m512 sv
   }
 }
 
+/**
+ * vlm_cpu_split_to_float:
+ * @dst: (out caller-allocates): [round_up (@kc, 2)][32] floats
+ * @src: a split (bf16x3) panel at a k that is a multiple of 32
+ * @kc: rows of k wanted
+ *
+ * Widens a K block of a split f32 weight back to f32, w ≈ hi + lo (16 bits
+ * of mantissa), for the FMA kernels: a split panel stores per 32 k the 16
+ * pair rows of hi ([16][32][2] bf16), then those of lo. A pair read as 32
+ * bits holds the even k in its low half and the odd k in its high half.
+ */
+void
+vlm_cpu_split_to_float (gfloat *dst, const guint16 *src, gint64 kc)
+{
+  const __m512i high = _mm512_set1_epi32 ((gint) 0xffff0000u);
+  for (gint64 k = 0; k < kc; k += 2) {
+    const guint16 *hp = src + (k / 32) * 64 * NR + ((k % 32) >> 1) * 2 * NR;
+    const guint16 *lp = hp + 32 * NR;
+    gfloat *even = dst + k * NR, *odd = even + NR;
+    for (gint j = 0; j < NR; j += 16) {
+      __m512i h = _mm512_loadu_si512 ((const void *) (hp + 2 * j));
+      __m512i l = _mm512_loadu_si512 ((const void *) (lp + 2 * j));
+      _mm512_storeu_ps (even + j, _mm512_add_ps (_mm512_castsi512_ps (_mm512_slli_epi32 (h, 16)),
+                                                 _mm512_castsi512_ps (_mm512_slli_epi32 (l, 16))));
+      _mm512_storeu_ps (odd + j, _mm512_add_ps (_mm512_castsi512_ps (_mm512_and_si512 (h, high)),
+                                                _mm512_castsi512_ps (_mm512_and_si512 (l, high))));
+    }
+  }
+}
+
 /* Rows [begin, end) of x to bf16; rows past M and k past K are zeros. */
 static void
 convert_rows (gpointer data, gint64 begin, gint64 end, guint thread)

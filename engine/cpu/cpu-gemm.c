@@ -354,6 +354,12 @@ gemm_task (gpointer data, gint task, guint thread)
       if (job->w->dtype == VLM_DTYPE_F16) {
         isa->half_to_float (wide, (const guint16 *) job->w->data + at, (gsize) kc * nr);
         b = wide;
+#ifdef VLM_CPU_HAVE_X86
+      } else if (job->w->split) {
+        /* Same bytes per k as f32: the block starts at byte 4·at. */
+        vlm_cpu_split_to_float (wide, (const guint16 *) job->w->data + 2 * at, kc);
+        b = wide;
+#endif
       } else if (job->w->dtype == VLM_DTYPE_BF16) {
         bf16_pairs_to_float (wide, (const guint16 *) job->w->data + at, kc, nr);
         b = wide;
@@ -446,8 +452,8 @@ vlm_cpu_matmul_scaled (VlmDevice *device, VlmTensor *y, const VlmTensor *x, cons
   if (!packed)
     return FALSE;
 #ifdef VLM_CPU_HAVE_X86
-  if ((packed->dtype == VLM_DTYPE_BF16 || packed->dtype == VLM_DTYPE_I8 || packed->split) &&
-      cpu->amx) {
+  if ((packed->dtype == VLM_DTYPE_BF16 || packed->dtype == VLM_DTYPE_I8 ||
+       (packed->split && M > VLM_CPU_SPLIT_FMA_MAX_ROWS)) && cpu->amx) {
     gboolean ok = vlm_cpu_matmul_amx (device, y, x, packed, w_scale, bias, residual, act, error);
     if (owned)
       packed_free (packed);
@@ -485,7 +491,7 @@ vlm_cpu_matmul_scaled (VlmDevice *device, VlmTensor *y, const VlmTensor *x, cons
   job.xp = vlm_cpu_shared_scratch (device, (gsize) M * K * sizeof (gfloat), error);
   if (!job.xp)
     ok = FALSE;
-  if (ok && (packed->dtype != VLM_DTYPE_F32 || K > K_BLOCK)) {
+  if (ok && (packed->dtype != VLM_DTYPE_F32 || packed->split || K > K_BLOCK)) {
     /* Per thread: a widened block of the panel, then the partial sums of
      * the largest chunk. */
     gint64 chunk_tiles = (job.n_tiles + n_chunks - 1) / n_chunks;

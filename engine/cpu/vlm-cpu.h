@@ -257,7 +257,15 @@ gboolean vlm_cpu_matmul_amx (VlmDevice *device, VlmTensor *y, const VlmTensor *x
                              const VlmCpuPacked *w, const VlmTensor *w_scale,
                              const VlmTensor *bias, const VlmTensor *residual,
                              VlmActivation act, GError **error);
+void     vlm_cpu_split_to_float (gfloat *dst, const guint16 *src, gint64 kc);
 #endif
+
+/* With bf16x3, matmuls of at most this many rows run on the FMA kernels,
+ * the split weight widened back to f32 (hi + lo) per K block: at a few
+ * rows the AMX tiles (32 rows, three products) cost more than they save
+ * (GIT decoding, one row: 10% less time per token; CLIP text, 16 rows:
+ * AMX 3% faster). */
+#define VLM_CPU_SPLIT_FMA_MAX_ROWS 4
 
 /* ---- ops, each with the device's op lock held ---- */
 
