@@ -23,10 +23,10 @@
  * 16 KiB ahead of itself into L2 (on into the next panel, which the pool
  * makes this thread's next task), since at batch 1 they stream from memory
  * far slower than the tiles consume them. Measured at batch 1 (bf16x3,
- * one thread, weights from memory): no prefetch 5–15% slower; every
- * other line, or the second block also prefetching the next panel,
- * 5–15% slower; the prefetches spread evenly over every block of the
- * panel 15% slower.
+ * one thread, weights from memory; bench/GEMM.md): no prefetch, every
+ * other line, the second block also prefetching the next panel, or the
+ * prefetches spread evenly over every block of the panel were all equal
+ * or 5–20% slower.
  *
  * Also here: f32 weights split into two bf16 (VLM_CPU_F32_MATH=bf16x3, three
  * products per tile pair), and int8 weights with row scales, packed in the
