@@ -28,8 +28,8 @@
  * prefetches spread evenly over every block of the panel were all equal
  * or 5–20% slower.
  *
- * Also here: f32 weights split into two bf16 (VLM_CPU_F32_MATH=bf16x3, three
- * products per tile pair), and int8 weights with row scales, packed in the
+ * Also here: f32 weights split into two bf16 (bf16x3, the default f32 math
+ * with AMX: three products per tile pair), and int8 weights with row scales, packed in the
  * same pairs layout as int8 and widened a panel at a time to bf16(q·scale)
  * in per-thread scratch (half the bytes of bf16 to stream at batch 1).
  */

@@ -159,7 +159,8 @@ typedef struct {
   VlmCpuPool *pool;
   const VlmCpuIsa *isa;
   gboolean amx;            /* AMX-BF16 usable (processor and kernel), with isa avx512f */
-  gboolean f32_bf16x3;     /* f32 matmuls on AMX as three bf16 products (opt-in) */
+  gboolean f32_bf16x3;     /* f32 matmuls on AMX as three bf16 products (the default with
+                            * AMX; VLM_CPU_F32_MATH=strict turns it off) */
   gpointer *scratch;       /* one buffer per pool thread (vlm_cpu_scratch()) */
   gsize scratch_bytes;
   gpointer shared;         /* one buffer for all threads (vlm_cpu_shared_scratch()) */
