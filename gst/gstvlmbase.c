@@ -36,6 +36,12 @@ GST_DEBUG_CATEGORY_STATIC (gst_vlm_base_debug);
 #define DEFAULT_DEVICE "auto"
 #define DEFAULT_INTERVAL 1
 #define DEFAULT_POST_MESSAGES TRUE
+#define DEFAULT_LATE_FRAMES GST_VLM_LATE_FRAMES_AUTO
+/* The note the first vlm element watching for late frames leaves on a frame
+ * for the others (see frame_is_late()); not a result, so not "Vlm…". */
+#define ARRIVAL_META "GstVlmArrivalMeta"
+/* lateness allowed when a frame has no duration and the caps no rate */
+#define DEFAULT_TOLERANCE (20 * GST_MSECOND)
 
 enum {
   PROP_0,
@@ -44,6 +50,7 @@ enum {
   PROP_INTERVAL,
   PROP_POST_MESSAGES,
   PROP_STATS,
+  PROP_LATE_FRAMES,
 };
 
 typedef struct {
@@ -52,9 +59,17 @@ typedef struct {
   gchar *device;
   gint interval;
   gboolean post_messages;
+  GstVlmLateFrames late_frames;
 
   /* streaming state */
   GstVlmModel *model;
+  guint test_delay_ms;          /* VLM_TEST_DELAY_MS, read at start */
+  GstClockTime qos_earliest;    /* object lock: from downstream QoS events */
+  GstClockTime pipeline_latency; /* object lock: from the latency event */
+  GstClockTime own_latency;     /* object lock: added to latency queries */
+  GThread *holding;             /* atomic: the thread whose errors are held */
+  GList *held;                  /* error messages held while processing */
+  gboolean fell_back;           /* now on the CPU after a Vulkan failure */
   gboolean process_this;
   gboolean colorimetry_warned;
   GByteArray *scratch;
@@ -62,11 +77,40 @@ typedef struct {
   /* statistics, object lock */
   guint64 frames_seen;
   guint64 frames_processed;
+  guint64 frames_skipped;
   guint64 image_encodes;
   guint64 text_encodes;
   gint64 process_us;
   gint64 encode_us;
 } GstVlmBasePrivate;
+
+/**
+ * GstVlmLateFrames:
+ * @GST_VLM_LATE_FRAMES_AUTO: skip late frames in live pipelines, process
+ *   every frame otherwise
+ * @GST_VLM_LATE_FRAMES_PROCESS: process every selected frame, however late
+ * @GST_VLM_LATE_FRAMES_SKIP: pass late frames on without results
+ *
+ * What a vlm element does with a frame that arrives too late to be
+ * analysed in time (see the `late-frames` property).
+ */
+GType
+gst_vlm_late_frames_get_type (void)
+{
+  static gsize type = 0;
+  static const GEnumValue values[] = {
+    { GST_VLM_LATE_FRAMES_AUTO, "Skip late frames in live pipelines, process all otherwise",
+      "auto" },
+    { GST_VLM_LATE_FRAMES_PROCESS, "Process every frame, however late (the stream falls behind "
+      "a live source faster than the model)", "process" },
+    { GST_VLM_LATE_FRAMES_SKIP, "Pass late frames on without results (the stream keeps up)",
+      "skip" },
+    { 0, NULL, NULL },
+  };
+  if (g_once_init_enter (&type))
+    g_once_init_leave (&type, g_enum_register_static ("GstVlmLateFrames", values));
+  return type;
+}
 
 G_DEFINE_ABSTRACT_TYPE_WITH_CODE (GstVlmBase, gst_vlm_base, GST_TYPE_VIDEO_FILTER,
                                   G_ADD_PRIVATE (GstVlmBase)
@@ -104,6 +148,7 @@ make_stats (GstVlmBase *base)
   GstStructure *s = gst_structure_new ("vlm-stats",
       "frames-seen", G_TYPE_UINT64, p->frames_seen,
       "frames-processed", G_TYPE_UINT64, p->frames_processed,
+      "frames-skipped", G_TYPE_UINT64, p->frames_skipped,
       "image-encodes", G_TYPE_UINT64, p->image_encodes,
       "text-encodes", G_TYPE_UINT64, p->text_encodes,
       "mean-process-ms", G_TYPE_DOUBLE,
@@ -113,6 +158,10 @@ make_stats (GstVlmBase *base)
       "model-loads", G_TYPE_UINT, gst_vlm_model_pool_get_loads (),
       "model-users", G_TYPE_UINT, p->model ? gst_vlm_model_get_users (p->model) : 0u,
       "device-name", G_TYPE_STRING, p->model ? gst_vlm_model_get_device_name (p->model) : "",
+      "device-fallback", G_TYPE_BOOLEAN, p->fell_back ||
+          (p->model && gst_vlm_model_get_fallback_reason (p->model)),
+      "latency-ms", G_TYPE_DOUBLE, GST_CLOCK_TIME_IS_VALID (p->own_latency) ?
+          p->own_latency / (gdouble) GST_MSECOND : 0.0,
       NULL);
   GST_OBJECT_UNLOCK (base);
   return s;
@@ -165,6 +214,11 @@ gst_vlm_base_set_property (GObject *object, guint prop_id, const GValue *value,
       p->post_messages = g_value_get_boolean (value);
       GST_OBJECT_UNLOCK (base);
       break;
+    case PROP_LATE_FRAMES:
+      GST_OBJECT_LOCK (base);
+      p->late_frames = g_value_get_enum (value);
+      GST_OBJECT_UNLOCK (base);
+      break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
       break;
@@ -196,6 +250,11 @@ gst_vlm_base_get_property (GObject *object, guint prop_id, GValue *value, GParam
     case PROP_POST_MESSAGES:
       GST_OBJECT_LOCK (base);
       g_value_set_boolean (value, p->post_messages);
+      GST_OBJECT_UNLOCK (base);
+      break;
+    case PROP_LATE_FRAMES:
+      GST_OBJECT_LOCK (base);
+      g_value_set_enum (value, p->late_frames);
       GST_OBJECT_UNLOCK (base);
       break;
     case PROP_STATS:
@@ -269,6 +328,50 @@ gst_vlm_base_set_info (GstVideoFilter *filter, GstCaps *incaps, GstVideoInfo *in
 /* ------------------------------------------------------------------------ */
 /* model */
 
+/* With device "auto", a model on a Vulkan device may give way to the CPU
+ * backend when the device fails. */
+static gboolean
+can_fall_back (GstVlmBase *base)
+{
+  GstVlmBasePrivate *p = PRIV (base);
+  GST_OBJECT_LOCK (base);
+  gboolean is_auto = g_ascii_strcasecmp (p->device, "auto") == 0;
+  GST_OBJECT_UNLOCK (base);
+  return is_auto && p->model && gst_vlm_model_get_backend (p->model) == VLM_BACKEND_VULKAN;
+}
+
+/* Replaces the element's model, on a Vulkan device that failed for
+ * @reason, by the same model on the CPU backend (shared with the other
+ * elements that fell back), posts a warning naming the device and the
+ * reason, and takes the failed instance out of the pool so that elements
+ * started later load afresh. Subclass state stays: it depends on the
+ * model's folder, which does not change. */
+static gboolean
+fall_back_to_cpu (GstVlmBase *base, const gchar *reason)
+{
+  GstVlmBasePrivate *p = PRIV (base);
+  GstVlmBaseClass *klass = GST_VLM_BASE_GET_CLASS (base);
+  GstVlmModel *old = p->model;
+  g_autoptr (GError) error = NULL;
+  GstVlmModel *cpu = gst_vlm_model_pool_acquire_kind (gst_vlm_model_get_id (old), "cpu",
+                                                      klass->model_kind, &error);
+  if (!cpu) {
+    GST_WARNING_OBJECT (base, "cannot fall back to the CPU backend: %s", error->message);
+    return FALSE;
+  }
+  GST_ELEMENT_WARNING (base, RESOURCE, FAILED,
+      ("%s: device auto: %s failed (%s); continuing on the CPU backend (%s)",
+       GST_OBJECT_NAME (base), gst_vlm_model_get_device_name (old), reason,
+       gst_vlm_model_get_device_name (cpu)), (NULL));
+  GST_OBJECT_LOCK (base);
+  p->model = cpu;
+  p->fell_back = TRUE;
+  GST_OBJECT_UNLOCK (base);
+  gst_vlm_model_pool_retire (old);
+  gst_vlm_model_pool_release (old);
+  return TRUE;
+}
+
 static gboolean
 gst_vlm_base_start (GstBaseTransform *trans)
 {
@@ -279,10 +382,17 @@ gst_vlm_base_start (GstBaseTransform *trans)
   GST_OBJECT_LOCK (base);
   g_autofree gchar *folder = g_strdup (p->model_path);
   g_autofree gchar *device = g_strdup (p->device);
-  p->frames_seen = p->frames_processed = p->image_encodes = p->text_encodes = 0;
+  p->frames_seen = p->frames_processed = p->frames_skipped = 0;
+  p->image_encodes = p->text_encodes = 0;
   p->process_us = p->encode_us = 0;
+  p->qos_earliest = GST_CLOCK_TIME_NONE;
+  p->pipeline_latency = GST_CLOCK_TIME_NONE;
+  p->own_latency = 0;
   GST_OBJECT_UNLOCK (base);
   p->colorimetry_warned = FALSE;
+  p->fell_back = FALSE;
+  const gchar *delay = g_getenv ("VLM_TEST_DELAY_MS");
+  p->test_delay_ms = delay ? (guint) MIN (g_ascii_strtoull (delay, NULL, 10), 60000) : 0;
 
   g_autoptr (GError) error = NULL;
   const gchar *demo_note = "";
@@ -319,11 +429,26 @@ gst_vlm_base_start (GstBaseTransform *trans)
   GST_INFO_OBJECT (base, "model %s on %s (%s), shared by %u", gst_vlm_model_get_id (model),
                    device, gst_vlm_model_get_device_name (model),
                    gst_vlm_model_get_users (model));
+  if (gst_vlm_model_get_fallback_reason (model))
+    GST_ELEMENT_WARNING (base, RESOURCE, FAILED,
+        ("%s: device auto: %s; running on the CPU backend (%s)", GST_OBJECT_NAME (base),
+         gst_vlm_model_get_fallback_reason (model), gst_vlm_model_get_device_name (model)),
+        (NULL));
 
-  if (klass->model_loaded && !klass->model_loaded (base, &error)) {
+  gboolean loaded = !klass->model_loaded || klass->model_loaded (base, &error);
+  if (!loaded && can_fall_back (base)) {
+    /* e.g. vlmmatch's prompts hit a device failure */
+    g_autofree gchar *reason = g_strdup (error->message);
+    g_clear_error (&error);
+    loaded = fall_back_to_cpu (base, reason) &&
+             (!klass->model_loaded || klass->model_loaded (base, &error));
+    model = p->model;
+  }
+  if (!loaded) {
     GST_ELEMENT_ERROR (base, LIBRARY, INIT,
-        ("%s: model \"%s\": %s", GST_OBJECT_NAME (base), folder,
-         error ? error->message : "set-up failed"), (NULL));
+        ("%s: model \"%s\" on %s: %s", GST_OBJECT_NAME (base), folder,
+         gst_vlm_model_get_device_name (model), error ? error->message : "set-up failed"),
+        (NULL));
     GST_OBJECT_LOCK (base);
     p->model = NULL;
     GST_OBJECT_UNLOCK (base);
@@ -355,6 +480,7 @@ gst_vlm_base_stop (GstBaseTransform *trans)
     g_byte_array_unref (p->scratch);
     p->scratch = NULL;
   }
+  g_list_free_full (g_steal_pointer (&p->held), (GDestroyNotify) gst_message_unref);
   return TRUE;
 }
 
@@ -384,6 +510,242 @@ gst_vlm_base_prepare_output_buffer (GstBaseTransform *trans, GstBuffer *input,
   return GST_FLOW_OK;
 }
 
+/* The lateness a frame may have before it counts as late: one frame. */
+static GstClockTime
+frame_tolerance (GstVlmBase *base, GstBuffer *buffer)
+{
+  GstVideoInfo *info = &GST_VIDEO_FILTER (base)->in_info;
+  if (GST_BUFFER_DURATION_IS_VALID (buffer) && GST_BUFFER_DURATION (buffer) > 0)
+    return GST_BUFFER_DURATION (buffer);
+  if (GST_VIDEO_INFO_FPS_N (info) > 0 && GST_VIDEO_INFO_FPS_D (info) > 0)
+    return gst_util_uint64_scale_int (GST_SECOND, GST_VIDEO_INFO_FPS_D (info),
+                                      GST_VIDEO_INFO_FPS_N (info));
+  return DEFAULT_TOLERANCE;
+}
+
+/* The late-frames policy. Frames are watched with "skip", and with "auto"
+ * when upstream is live (@watching). A watched frame is late when it reached
+ * the first vlm element of its stream more than one frame after its running
+ * time plus the pipeline's latency (the source's, plus what vlm elements add
+ * for their processing, see update_own_latency()): the stream fell behind
+ * the source; or when downstream's QoS events say frames up to its running
+ * time are already too late. The first watching element notes its decision
+ * in a GstVlmArrivalMeta and the vlm elements after it follow it, so that a
+ * frame is analysed by all of them or by none (in one streaming thread, the
+ * time the first one spends on a frame would otherwise make it late for the
+ * next). @lateness: by how much. */
+static gboolean
+frame_is_late (GstVlmBase *base, GstBuffer *buffer, gboolean *watching,
+               GstClockTimeDiff *lateness)
+{
+  GstVlmBasePrivate *p = PRIV (base);
+  GstBaseTransform *trans = GST_BASE_TRANSFORM (base);
+  *watching = FALSE;
+  *lateness = 0;
+  GST_OBJECT_LOCK (base);
+  GstVlmLateFrames policy = p->late_frames;
+  GstClockTime earliest = p->qos_earliest;
+  GstClockTime latency = p->pipeline_latency;
+  GST_OBJECT_UNLOCK (base);
+  if (policy == GST_VLM_LATE_FRAMES_PROCESS)
+    return FALSE;
+
+  GstCustomMeta *arrival = gst_buffer_get_custom_meta (buffer, ARRIVAL_META);
+  if (arrival) {
+    GstStructure *s = gst_custom_meta_get_structure (arrival);
+    gboolean skip = FALSE;
+    gint64 late = 0;
+    gst_structure_get (s, "skip", G_TYPE_BOOLEAN, &skip, "lateness", G_TYPE_INT64, &late, NULL);
+    *watching = TRUE;
+    *lateness = late;
+    return skip;
+  }
+
+  GstClockTime pts = GST_BUFFER_PTS (buffer);
+  if (!GST_CLOCK_TIME_IS_VALID (pts) || trans->segment.format != GST_FORMAT_TIME)
+    return FALSE;
+  GstClockTime rt = gst_segment_to_running_time (&trans->segment, GST_FORMAT_TIME, pts);
+  GstClock *clock = gst_element_get_clock (GST_ELEMENT (base));
+  if (!GST_CLOCK_TIME_IS_VALID (rt) || !clock) {
+    g_clear_object (&clock);
+    return FALSE;
+  }
+  gboolean live = FALSE;
+  GstClockTime upstream = 0;
+  GstQuery *query = gst_query_new_latency ();
+  if (gst_pad_peer_query (GST_BASE_TRANSFORM_SINK_PAD (trans), query))
+    gst_query_parse_latency (query, &live, &upstream, NULL);
+  gst_query_unref (query);
+  if (policy == GST_VLM_LATE_FRAMES_AUTO && !live) {
+    gst_object_unref (clock);
+    return FALSE;
+  }
+  *watching = TRUE;
+
+  GstClockTime now = gst_clock_get_time (clock);
+  gst_object_unref (clock);
+  if (!GST_CLOCK_TIME_IS_VALID (latency))
+    latency = upstream;
+  GstClockTime deadline = gst_element_get_base_time (GST_ELEMENT (base)) + rt + latency +
+                          frame_tolerance (base, buffer);
+  *lateness = GST_CLOCK_DIFF (deadline, now);
+  gboolean late = *lateness > 0;
+  if (!late && GST_CLOCK_TIME_IS_VALID (earliest) && rt <= earliest) {
+    *lateness = GST_CLOCK_DIFF (rt, earliest);
+    late = TRUE;
+  }
+  GstCustomMeta *meta = gst_buffer_add_custom_meta (buffer, ARRIVAL_META);
+  gst_structure_set (gst_custom_meta_get_structure (meta), "skip", G_TYPE_BOOLEAN, late,
+                     "lateness", G_TYPE_INT64, (gint64) *lateness, NULL);
+  return late;
+}
+
+/* A QoS message for a frame passed on without analysis, as elements that
+ * drop buffers for QoS post them (stats: processed and skipped frames). */
+static void
+post_skip_qos (GstVlmBase *base, GstBuffer *buffer, GstClockTimeDiff lateness,
+               guint64 processed, guint64 skipped)
+{
+  GstSegment *segment = &GST_BASE_TRANSFORM (base)->segment;
+  GstClockTime pts = GST_BUFFER_PTS (buffer);
+  GstMessage *msg = gst_message_new_qos (GST_OBJECT (base), TRUE,
+      gst_segment_to_running_time (segment, GST_FORMAT_TIME, pts),
+      gst_segment_to_stream_time (segment, GST_FORMAT_TIME, pts), pts,
+      GST_BUFFER_DURATION (buffer));
+  gst_message_set_qos_values (msg, lateness, 1.0,
+      (gint) (1000000 * processed / MAX (processed + skipped, 1)));
+  gst_message_set_qos_stats (msg, GST_FORMAT_BUFFERS, processed, skipped);
+  gst_element_post_message (GST_ELEMENT (base), msg);
+}
+
+/* Watched frames: the element announces the time its processing takes (the
+ * longest seen, plus a quarter) as latency, so that elements after it and
+ * the sinks allow for it; a latency message asks the application to
+ * redistribute the pipeline's latency (gst-launch-1.0 does). */
+static void
+update_own_latency (GstVlmBase *base, gint64 process_us)
+{
+  GstVlmBasePrivate *p = PRIV (base);
+  GstClockTime t = (GstClockTime) process_us * GST_USECOND;
+  GST_OBJECT_LOCK (base);
+  gboolean grow = t > p->own_latency;
+  if (grow)
+    p->own_latency = t + t / 4;
+  GstClockTime latency = p->own_latency;
+  GST_OBJECT_UNLOCK (base);
+  if (!grow)
+    return;
+  GST_INFO_OBJECT (base, "processing takes up to %" GST_TIME_FORMAT ": announcing a latency of %"
+                   GST_TIME_FORMAT, GST_TIME_ARGS (t), GST_TIME_ARGS (latency));
+  gst_element_post_message (GST_ELEMENT (base), gst_message_new_latency (GST_OBJECT (base)));
+}
+
+/* Runs the subclass on a frame. On a Vulkan device, errors it posts are
+ * held: with device=auto a failure moves the element to the CPU backend
+ * (fall_back_to_cpu()) and the frame is processed again there; otherwise
+ * the errors are posted, the first one naming the device. */
+static GstFlowReturn
+process_frame (GstVlmBase *base, GstBuffer *buffer, GstVideoFrame *frame)
+{
+  GstVlmBasePrivate *p = PRIV (base);
+  GstVlmBaseClass *klass = GST_VLM_BASE_GET_CLASS (base);
+  if (!p->model || gst_vlm_model_get_backend (p->model) != VLM_BACKEND_VULKAN)
+    return klass->process (base, buffer, frame);
+
+  g_atomic_pointer_set (&p->holding, g_thread_self ());
+  GstFlowReturn ret = klass->process (base, buffer, frame);
+  g_atomic_pointer_set (&p->holding, NULL);
+  GList *held = g_steal_pointer (&p->held);
+  if (!held)
+    return ret;
+
+  g_autoptr (GError) error = NULL;
+  g_autofree gchar *debug = NULL;
+  gst_message_parse_error (held->data, &error, &debug);
+  /* the debug text after GStreamer's "file(line): function (): path:" line */
+  const gchar *reason = debug && strchr (debug, '\n') ? strchr (debug, '\n') + 1 : debug;
+  if (!reason || !*reason)
+    reason = error->message;
+  if (ret == GST_FLOW_ERROR && can_fall_back (base) && fall_back_to_cpu (base, reason)) {
+    g_list_free_full (held, (GDestroyNotify) gst_message_unref);
+    return klass->process (base, buffer, frame);
+  }
+  GstMessage *first = held->data;
+  g_autoptr (GError) named = g_error_new (error->domain, error->code, "%s: %s on %s: %s",
+                                          GST_OBJECT_NAME (base), error->message,
+                                          gst_vlm_model_get_device_name (p->model), reason);
+  held->data = gst_message_new_error (GST_MESSAGE_SRC (first), named, debug);
+  gst_message_unref (first);
+  for (GList *l = held; l; l = l->next)
+    gst_element_post_message (GST_ELEMENT (base), l->data);
+  g_list_free (held);
+  return ret;
+}
+
+static gboolean
+gst_vlm_base_post_message (GstElement *element, GstMessage *message)
+{
+  GstVlmBasePrivate *p = PRIV (element);
+  if (GST_MESSAGE_TYPE (message) == GST_MESSAGE_ERROR &&
+      g_atomic_pointer_get (&p->holding) == (gpointer) g_thread_self ()) {
+    GST_DEBUG_OBJECT (element, "holding %" GST_PTR_FORMAT, message);
+    p->held = g_list_append (p->held, message);
+    return TRUE;
+  }
+  return GST_ELEMENT_CLASS (gst_vlm_base_parent_class)->post_message (element, message);
+}
+
+static gboolean
+gst_vlm_base_src_event (GstBaseTransform *trans, GstEvent *event)
+{
+  GstVlmBase *base = GST_VLM_BASE (trans);
+  GstVlmBasePrivate *p = PRIV (base);
+  if (GST_EVENT_TYPE (event) == GST_EVENT_QOS) {
+    GstQOSType type;
+    gdouble proportion;
+    GstClockTimeDiff diff;
+    GstClockTime timestamp;
+    gst_event_parse_qos (event, &type, &proportion, &diff, &timestamp);
+    GST_OBJECT_LOCK (base);
+    /* as GstBaseTransform computes it: a late frame is followed by more */
+    if (diff > 0)
+      p->qos_earliest = timestamp + 2 * diff;
+    else
+      p->qos_earliest = timestamp + diff;
+    GST_OBJECT_UNLOCK (base);
+  } else if (GST_EVENT_TYPE (event) == GST_EVENT_LATENCY) {
+    GstClockTime latency;
+    gst_event_parse_latency (event, &latency);
+    GST_OBJECT_LOCK (base);
+    p->pipeline_latency = latency;
+    GST_OBJECT_UNLOCK (base);
+  }
+  return GST_BASE_TRANSFORM_CLASS (gst_vlm_base_parent_class)->src_event (trans, event);
+}
+
+static gboolean
+gst_vlm_base_query (GstBaseTransform *trans, GstPadDirection direction, GstQuery *query)
+{
+  GstVlmBasePrivate *p = PRIV (trans);
+  gboolean ok = GST_BASE_TRANSFORM_CLASS (gst_vlm_base_parent_class)->query (trans, direction,
+                                                                            query);
+  if (ok && direction == GST_PAD_SRC && GST_QUERY_TYPE (query) == GST_QUERY_LATENCY) {
+    gboolean live;
+    GstClockTime min, max;
+    gst_query_parse_latency (query, &live, &min, &max);
+    GST_OBJECT_LOCK (trans);
+    GstClockTime own = p->own_latency;
+    GST_OBJECT_UNLOCK (trans);
+    if (own) {
+      min += own;
+      if (GST_CLOCK_TIME_IS_VALID (max))
+        max += own;
+      gst_query_set_latency (query, live, min, max);
+    }
+  }
+  return ok;
+}
+
 static GstFlowReturn
 gst_vlm_base_transform_ip (GstBaseTransform *trans, GstBuffer *buffer)
 {
@@ -398,6 +760,18 @@ gst_vlm_base_transform_ip (GstBaseTransform *trans, GstBuffer *buffer)
     GST_ELEMENT_ERROR (base, CORE, NOT_IMPLEMENTED, (NULL), ("buffer before caps"));
     return GST_FLOW_NOT_NEGOTIATED;
   }
+  gboolean watching;
+  GstClockTimeDiff lateness = 0;
+  if (frame_is_late (base, buffer, &watching, &lateness)) {
+    GST_OBJECT_LOCK (base);
+    guint64 processed = p->frames_processed, skipped = ++p->frames_skipped;
+    GST_OBJECT_UNLOCK (base);
+    GST_DEBUG_OBJECT (base, "frame at %" GST_TIME_FORMAT " is %" GST_STIME_FORMAT " late: "
+                      "passed on without analysis", GST_TIME_ARGS (GST_BUFFER_PTS (buffer)),
+                      GST_STIME_ARGS (lateness));
+    post_skip_qos (base, buffer, lateness, processed, skipped);
+    return GST_FLOW_OK;
+  }
   /* NO_REF: a reference held by the frame would make the buffer's
    * metadata read-only for the subclass */
   GstVideoFrame frame;
@@ -411,7 +785,9 @@ gst_vlm_base_transform_ip (GstBaseTransform *trans, GstBuffer *buffer)
     return GST_FLOW_ERROR;
   }
   gint64 t0 = g_get_monotonic_time ();
-  GstFlowReturn ret = klass->process (base, buffer, &frame);
+  if (p->test_delay_ms)
+    g_usleep ((gulong) p->test_delay_ms * 1000);
+  GstFlowReturn ret = process_frame (base, buffer, &frame);
   gint64 dt = g_get_monotonic_time () - t0;
   gst_video_frame_unmap (&frame);
 
@@ -421,6 +797,8 @@ gst_vlm_base_transform_ip (GstBaseTransform *trans, GstBuffer *buffer)
   GST_OBJECT_UNLOCK (base);
   GST_LOG_OBJECT (base, "frame %" G_GUINT64_FORMAT " processed in %.2f ms", p->frames_seen - 1,
                   dt / 1000.0);
+  if (watching && ret == GST_FLOW_OK)
+    update_own_latency (base, dt);
   return ret;
 }
 
@@ -756,6 +1134,9 @@ gst_vlm_base_init (GstVlmBase *base)
   p->device = g_strdup (DEFAULT_DEVICE);
   p->interval = DEFAULT_INTERVAL;
   p->post_messages = DEFAULT_POST_MESSAGES;
+  p->late_frames = DEFAULT_LATE_FRAMES;
+  p->qos_earliest = GST_CLOCK_TIME_NONE;
+  p->pipeline_latency = GST_CLOCK_TIME_NONE;
   gst_base_transform_set_in_place (GST_BASE_TRANSFORM (base), TRUE);
   gst_base_transform_set_passthrough (GST_BASE_TRANSFORM (base), FALSE);
   /* QoS in GstBaseTransform drops late buffers; an analyser must pass every
@@ -842,17 +1223,51 @@ gst_vlm_base_class_init (GstVlmBaseClass *klass)
    * GstVlmBase:stats:
    *
    * Counters since the last READY→PAUSED, as a "vlm-stats" structure:
-   * frames-seen, frames-processed, image-encodes and text-encodes
-   * (guint64), mean-process-ms (per processed frame) and mean-encode-ms
-   * (per image encode) (gdouble), model-loads (guint, model loads in the
-   * whole process so far), model-users (guint, elements sharing this model
-   * instance) and device-name (string).
+   * frames-seen, frames-processed, frames-skipped (selected frames passed on
+   * without analysis because they were late, see #GstVlmBase:late-frames),
+   * image-encodes and text-encodes (guint64), mean-process-ms (per processed
+   * frame) and mean-encode-ms (per image encode) (gdouble), model-loads
+   * (guint, model loads in the whole process so far), model-users (guint,
+   * elements sharing this model instance), device-name (string),
+   * device-fallback (gboolean: with device "auto", running on the CPU
+   * backend because Vulkan failed) and latency-ms (gdouble: the latency the
+   * element announces for its processing, 0 unless it watches for late
+   * frames).
    */
   g_object_class_install_property (gobject_class, PROP_STATS,
       g_param_spec_boxed ("stats", "Statistics",
-          "Frames seen/processed, encoder runs, mean processing time, model loads in the "
-          "process and users of this model instance",
+          "Frames seen/processed/skipped as late, encoder runs, mean processing time, model "
+          "loads in the process, users of this model instance, the device and whether it is a "
+          "fallback, the latency announced",
           GST_TYPE_STRUCTURE, G_PARAM_READABLE | G_PARAM_STATIC_STRINGS));
+
+  /**
+   * GstVlmBase:late-frames:
+   *
+   * What to do with a selected frame that arrives too late to be analysed
+   * in time: later than one frame after its running time plus the latency
+   * announced upstream, or before the time downstream's QoS events say is
+   * already late. That happens when a live source delivers frames faster
+   * than the model analyses them.
+   *
+   * "skip" passes such frames on at once, without results (a QoS message
+   * counts them, and the `stats` property's frames-skipped), so the stream
+   * keeps pace with the source: frames keep flowing, the results stay on
+   * the frames that were analysed, and latency stays bounded. The element
+   * announces the time its processing takes as latency (a latency message
+   * on the bus), so that sinks and vlm elements after it allow for it.
+   * "process" analyses every selected frame, however late (the stream falls
+   * behind a live source). "auto" (the default) skips in live pipelines and
+   * processes every frame otherwise (files are analysed completely).
+   */
+  g_object_class_install_property (gobject_class, PROP_LATE_FRAMES,
+      g_param_spec_enum ("late-frames", "Late frames",
+          "Frames arriving too late to be analysed in time (a live source faster than the "
+          "model): skip = pass them on without results so the stream keeps up with the "
+          "source, process = analyse every one (the stream falls behind), auto = skip in live "
+          "pipelines, process otherwise",
+          GST_TYPE_VLM_LATE_FRAMES, DEFAULT_LATE_FRAMES,
+          G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_PLAYING));
 
   gst_element_class_add_static_pad_template (element_class, &sink_template);
   gst_element_class_add_static_pad_template (element_class, &src_template);
@@ -862,10 +1277,16 @@ gst_vlm_base_class_init (GstVlmBaseClass *klass)
   trans_class->accept_caps = GST_DEBUG_FUNCPTR (gst_vlm_base_accept_caps);
   trans_class->prepare_output_buffer = GST_DEBUG_FUNCPTR (gst_vlm_base_prepare_output_buffer);
   trans_class->transform_ip = GST_DEBUG_FUNCPTR (gst_vlm_base_transform_ip);
+  trans_class->src_event = GST_DEBUG_FUNCPTR (gst_vlm_base_src_event);
+  trans_class->query = GST_DEBUG_FUNCPTR (gst_vlm_base_query);
+  element_class->post_message = GST_DEBUG_FUNCPTR (gst_vlm_base_post_message);
   trans_class->passthrough_on_same_caps = FALSE;
   trans_class->transform_ip_on_passthrough = TRUE;
   filter_class->set_info = GST_DEBUG_FUNCPTR (gst_vlm_base_set_info);
 
   gst_type_mark_as_plugin_api (GST_TYPE_VLM_BASE, 0);
+  gst_type_mark_as_plugin_api (GST_TYPE_VLM_LATE_FRAMES, 0);
+  static const gchar *no_tags[] = { NULL };
+  gst_meta_register_custom (ARRIVAL_META, no_tags, NULL, NULL, NULL);
   gst_vlm_meta_register ();
 }

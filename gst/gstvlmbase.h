@@ -29,6 +29,15 @@ G_DECLARE_DERIVABLE_TYPE (GstVlmBase, gst_vlm_base, GST, VLM_BASE, GstVideoFilte
  */
 #define GST_VLM_BASE_FORMATS "{ RGB, RGBx, BGRx, RGBA, BGRA, NV12, I420, YV12 }"
 
+typedef enum {
+  GST_VLM_LATE_FRAMES_AUTO,
+  GST_VLM_LATE_FRAMES_PROCESS,
+  GST_VLM_LATE_FRAMES_SKIP,
+} GstVlmLateFrames;
+
+#define GST_TYPE_VLM_LATE_FRAMES (gst_vlm_late_frames_get_type ())
+GType gst_vlm_late_frames_get_type (void);
+
 /**
  * GstVlmBaseClass:
  * @parent_class: the parent class

@@ -27,6 +27,9 @@ struct _GstVlmModel {
   VlmClipModel *clip;   /* load_lock while loading; read-only once set */
   VlmGitModel *git;     /* the same, for GIT entries */
   gchar *device_name;
+  VlmBackendKind backend;
+  gchar *fallback;      /* "auto" on the CPU backend because Vulkan failed: why */
+  gboolean retired;     /* pool lock; out of the table, see gst_vlm_model_pool_retire() */
 };
 
 static GMutex pool_lock;
@@ -119,26 +122,96 @@ model_free (GstVlmModel *m)
   g_free (m->id);
   g_free (m->device_spec);
   g_free (m->device_name);
+  g_free (m->fallback);
   g_free (m);
 }
 
 static gboolean
-load (GstVlmModel *m, GError **error)
+load_on (GstVlmModel *m, VlmDevice *device, GError **error)
 {
-  g_autoptr (VlmDevice) device = vlm_device_open (m->device_spec, error);
-  if (!device)
-    return FALSE;
-  gint64 t0 = g_get_monotonic_time ();
   if (m->kind == GST_VLM_MODEL_KIND_GIT)
     m->git = vlm_git_model_load (m->id, device, VLM_DTYPE_F32, error);
   else
     m->clip = vlm_clip_model_load (m->id, device, VLM_DTYPE_F32, error);
-  if (!m->clip && !m->git)
+  return m->clip != NULL || m->git != NULL;
+}
+
+/* Why "auto" landed on the CPU backend when that is not by design: Vulkan
+ * unavailable or empty, or a Vulkan GPU that failed. NULL when Vulkan
+ * offers only CPU-type devices (auto prefers the CPU backend to those), when
+ * VLM_DEVICE chose the device, or in a build without Vulkan. */
+static gchar *
+auto_cpu_reason (VlmDevice *device)
+{
+#ifdef VLM_HAVE_VULKAN
+  const gchar *env = g_getenv ("VLM_DEVICE");
+  if (env && *env && g_ascii_strcasecmp (env, "auto") != 0)
+    return NULL;
+  GArray *devs = NULL;
+  g_autoptr (GError) error = NULL;
+  if (!vlm_vulkan_list_devices (&devs, &error))
+    return g_strdup_printf ("no Vulkan device: %s", error->message);
+  guint n = devs->len;
+  gboolean gpu = FALSE;
+  for (guint i = 0; i < n; i++) {
+    VlmDeviceType t = g_array_index (devs, VlmVulkanDeviceInfo, i).type;
+    gpu |= t == VLM_DEVICE_TYPE_DISCRETE_GPU || t == VLM_DEVICE_TYPE_INTEGRATED_GPU ||
+           t == VLM_DEVICE_TYPE_VIRTUAL_GPU;
+  }
+  g_array_unref (devs);
+  if (n == 0)
+    return g_strdup ("no Vulkan device: Vulkan lists none");
+  if (gpu)
+    return g_strdup_printf ("the Vulkan GPU failed (%s)", vlm_device_get_reason (device));
+#endif
+  return NULL;
+}
+
+/* Opens the entry's device and loads the model on it. With device "auto", a
+ * Vulkan device that cannot be opened or cannot hold the model gives way to
+ * the CPU backend, and m->fallback says why. */
+static gboolean
+load (GstVlmModel *m, GError **error)
+{
+  gboolean is_auto = g_ascii_strcasecmp (m->device_spec, "auto") == 0;
+  g_autoptr (GError) local = NULL;
+  g_autoptr (VlmDevice) device = vlm_device_open (m->device_spec, &local);
+  if (!device && is_auto) {
+    /* VLM_DEVICE named a Vulkan device that cannot be opened */
+    m->fallback = g_strdup (local->message);
+    g_clear_error (&local);
+    device = vlm_device_open ("cpu", &local);
+  }
+  if (!device) {
+    g_propagate_error (error, g_steal_pointer (&local));
     return FALSE;
+  }
+  if (is_auto && !m->fallback && vlm_device_get_backend (device) == VLM_BACKEND_CPU)
+    m->fallback = auto_cpu_reason (device);
+
+  gint64 t0 = g_get_monotonic_time ();
+  if (!load_on (m, device, &local)) {
+    if (!is_auto || vlm_device_get_backend (device) != VLM_BACKEND_VULKAN) {
+      g_propagate_error (error, g_steal_pointer (&local));
+      return FALSE;
+    }
+    GST_WARNING ("%s on %s: %s; trying the CPU backend", m->id, vlm_device_get_name (device),
+                 local->message);
+    g_free (m->fallback);
+    m->fallback = g_strdup_printf ("%s: %s", vlm_device_get_name (device), local->message);
+    g_clear_error (&local);
+    g_clear_pointer (&device, vlm_device_unref);
+    device = vlm_device_open ("cpu", error);
+    if (!device || !load_on (m, device, error))
+      return FALSE;
+  }
   m->device_name = g_strdup (vlm_device_get_name (device));
+  m->backend = vlm_device_get_backend (device);
   g_atomic_int_inc (&n_loads);
-  GST_INFO ("loaded %s model %s on %s (%s) in %.1f ms", gst_vlm_model_kind_to_string (m->kind),
-            m->id, m->device_spec, m->device_name, (g_get_monotonic_time () - t0) / 1000.0);
+  GST_INFO ("loaded %s model %s on %s (%s) in %.1f ms%s%s",
+            gst_vlm_model_kind_to_string (m->kind), m->id, m->device_spec, m->device_name,
+            (g_get_monotonic_time () - t0) / 1000.0, m->fallback ? "; fallback: " : "",
+            m->fallback ? m->fallback : "");
   return TRUE;
 }
 
@@ -228,13 +301,33 @@ gst_vlm_model_pool_release (GstVlmModel *model)
   g_mutex_lock (&pool_lock);
   g_assert (model->users > 0);
   gboolean last = --model->users == 0;
-  if (last)
+  if (last && !model->retired)
     g_hash_table_remove (pool, model->key);
   g_mutex_unlock (&pool_lock);
   if (last) {
     GST_INFO ("freeing %s on %s", model->id, model->device_spec);
     model_free (model);
   }
+}
+
+/**
+ * gst_vlm_model_pool_retire:
+ * @model: a model reference whose device failed
+ *
+ * Takes the instance out of the pool without dropping any reference: the
+ * elements holding it keep it until they release it, and the next element
+ * asking for the same folder and device loads a fresh instance (after a
+ * Vulkan device was lost, for example).
+ */
+void
+gst_vlm_model_pool_retire (GstVlmModel *model)
+{
+  g_mutex_lock (&pool_lock);
+  if (!model->retired) {
+    g_hash_table_remove (pool, model->key);
+    model->retired = TRUE;
+  }
+  g_mutex_unlock (&pool_lock);
 }
 
 /**
@@ -327,6 +420,32 @@ const gchar *
 gst_vlm_model_get_device_name (GstVlmModel *model)
 {
   return model->device_name ? model->device_name : "";
+}
+
+/**
+ * gst_vlm_model_get_backend:
+ * @model: a model reference
+ *
+ * Returns: the backend the model runs on.
+ */
+VlmBackendKind
+gst_vlm_model_get_backend (GstVlmModel *model)
+{
+  return model->backend;
+}
+
+/**
+ * gst_vlm_model_get_fallback_reason:
+ * @model: a model reference
+ *
+ * Returns: (nullable): for an instance asked for on device "auto" that runs
+ *   on the CPU backend because Vulkan failed (no Vulkan device, a GPU that
+ *   could not be opened or could not hold the model), why; %NULL otherwise.
+ */
+const gchar *
+gst_vlm_model_get_fallback_reason (GstVlmModel *model)
+{
+  return model->fallback;
 }
 
 /**

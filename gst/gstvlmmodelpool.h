@@ -39,6 +39,7 @@ GstVlmModel  *gst_vlm_model_pool_acquire    (const gchar *folder, const gchar *d
 GstVlmModel  *gst_vlm_model_pool_acquire_kind (const gchar *folder, const gchar *device,
                                                GstVlmModelKind kind, GError **error);
 void          gst_vlm_model_pool_release    (GstVlmModel *model);
+void          gst_vlm_model_pool_retire     (GstVlmModel *model);
 guint         gst_vlm_model_pool_get_loads  (void);
 
 VlmClipModel *gst_vlm_model_get_clip        (GstVlmModel *model);
@@ -48,6 +49,8 @@ const gchar  *gst_vlm_model_kind_to_string  (GstVlmModelKind kind);
 const gchar  *gst_vlm_model_get_id          (GstVlmModel *model);
 const gchar  *gst_vlm_model_get_device_name (GstVlmModel *model);
 guint         gst_vlm_model_get_users       (GstVlmModel *model);
+VlmBackendKind gst_vlm_model_get_backend    (GstVlmModel *model);
+const gchar  *gst_vlm_model_get_fallback_reason (GstVlmModel *model);
 
 gchar        *gst_vlm_canonical_folder      (const gchar *folder, GError **error);
 gboolean      gst_vlm_device_spec_is_valid  (const gchar *spec);

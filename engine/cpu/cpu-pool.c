@@ -8,15 +8,23 @@
  * done, takes tasks from the end of the fullest other range, one at a time
  * (so a late or descheduled thread does not hold up the job by more than a
  * task). Between jobs a worker spins for a short while (ops follow each
- * other closely during a forward pass) and then sleeps on a condition
- * variable. One job runs at a time: the device's op lock serialises callers.
+ * other closely during a forward pass), yielding now and then, and then
+ * sleeps on a condition variable. One job runs at a time: the device's op lock serialises callers.
  */
+#include <sched.h>
 #include <stdatomic.h>
 #include <time.h>
 
 #include "vlm-cpu.h"
 
-/* How long an idle worker polls for the next job before it sleeps. */
+/* How long an idle worker polls for the next job (and the caller for the
+ * workers to finish) before it sleeps. Every 64 polls it calls
+ * sched_yield(): alone on its core that returns at once, but when the
+ * machine has more runnable threads than cores (another job, or a pool
+ * larger than the cores it gets) it lets them run — among them, often, the
+ * very thread it waits for. Measured on our 2 cores with a training job on
+ * one of them (ViT-B/32, 2 threads): without the yield 12.9 images/s and
+ * 74 ms CPU per image, with it 18.3–18.9 and 53 ms (one thread alone: 19). */
 #define SPIN_USEC 100
 
 /* One range per cache line (the threads update their own). */
@@ -159,8 +167,11 @@ worker_main (gpointer user_data)
     guint spins = 0;
     while (atomic_load_explicit (&pool->generation, memory_order_acquire) == seen) {
       cpu_relax ();
-      if ((++spins & 63) == 0 && g_get_monotonic_time () > until)
-        break;
+      if ((++spins & 63) == 0) {
+        if (g_get_monotonic_time () > until)
+          break;
+        sched_yield ();
+      }
     }
 
     g_mutex_lock (&pool->lock);
@@ -317,8 +328,11 @@ vlm_cpu_pool_run (VlmCpuPool *pool, gint n_tasks, VlmCpuTaskFunc func, gpointer 
   guint spins = 0;
   while (atomic_load_explicit (&pool->n_busy, memory_order_acquire) > 0) {
     cpu_relax ();
-    if ((++spins & 63) == 0 && g_get_monotonic_time () > until)
-      break;
+    if ((++spins & 63) == 0) {
+      if (g_get_monotonic_time () > until)
+        break;
+      sched_yield ();
+    }
   }
   g_mutex_lock (&pool->lock);
   while (atomic_load (&pool->n_busy) > 0)
