@@ -19,6 +19,11 @@
  *                must get the same embedding norms, labels, captions and
  *                answers for every frame
  *   --device D   the elements' device (default cpu)
+ *   --fallback   with --shared: the device is expected to fail on the way
+ *                (VLM_VULKAN_FAULT with device auto, VLM_DEVICE=vulkan:0):
+ *                both pipelines must still annotate every frame and post at
+ *                least one fallback warning; results may differ by device,
+ *                so they are not compared
  *
  * Models: VLM_TEST_MODEL (CLIP folder) and VLM_TEST_GIT_MODEL (GIT folder).
  * Prints one line per phase with its figures; exits 1 on the first failure,
@@ -76,7 +81,7 @@ die_on_error (GstMessage *msg)
 
 /* Results of one run, by message name. */
 typedef struct {
-  guint embeddings, matches, captions, answers;
+  guint embeddings, matches, captions, answers, warnings;
   GString *log;     /* one line per result: name pts value */
 } Results;
 
@@ -122,12 +127,14 @@ run_to_eos (GstElement *p, Results *r)
     die ("%s: cannot start", GST_OBJECT_NAME (p));
   for (;;) {
     GstMessage *msg = gst_bus_timed_pop_filtered (bus, 600 * GST_SECOND,
-        GST_MESSAGE_EOS | GST_MESSAGE_ERROR | GST_MESSAGE_ELEMENT);
+        GST_MESSAGE_EOS | GST_MESSAGE_ERROR | GST_MESSAGE_ELEMENT | GST_MESSAGE_WARNING);
     if (!msg)
       die ("%s: no EOS within 600 s", GST_OBJECT_NAME (p));
     die_on_error (msg);
     gboolean eos = GST_MESSAGE_TYPE (msg) == GST_MESSAGE_EOS;
-    if (!eos)
+    if (GST_MESSAGE_TYPE (msg) == GST_MESSAGE_WARNING)
+      r->warnings++;
+    else if (!eos)
       count_result (r, msg);
     gst_message_unref (msg);
     if (eos)
@@ -271,12 +278,12 @@ stat_u64 (GstElement *p, const gchar *element, const gchar *field)
 }
 
 static void
-shared (guint n)
+shared (guint n, gboolean fallback)
 {
   g_autofree gchar *src = g_strdup_printf ("videotestsrc num-buffers=%u pattern=ball", n);
   Runner r[2] = {
-    { make_pipeline (src, "shared-a"), { 0, 0, 0, 0, g_string_new (NULL) } },
-    { make_pipeline (src, "shared-b"), { 0, 0, 0, 0, g_string_new (NULL) } },
+    { make_pipeline (src, "shared-a"), { 0, 0, 0, 0, 0, g_string_new (NULL) } },
+    { make_pipeline (src, "shared-b"), { 0, 0, 0, 0, 0, g_string_new (NULL) } },
   };
   guint loads0 = (guint) stat_u64 (r[0].pipeline, "e", "model-loads");
   for (guint i = 0; i < 2; i++)
@@ -306,7 +313,10 @@ shared (guint n)
       die ("shared: pipeline %u: %u embeddings, %u matches, %u captions, %u answers (%u each "
            "expected)", i, x->embeddings, x->matches, x->captions, x->answers, n);
   }
-  if (strcmp (r[0].results.log->str, r[1].results.log->str) != 0)
+  if (fallback && (!r[0].results.warnings || !r[1].results.warnings))
+    die ("shared: the device was to fail: %u and %u warnings", r[0].results.warnings,
+         r[1].results.warnings);
+  if (!fallback && strcmp (r[0].results.log->str, r[1].results.log->str) != 0)
     die ("shared: the two pipelines got different results for the same frames:\n%s\n---\n%s",
          r[0].results.log->str, r[1].results.log->str);
   for (guint i = 0; i < 2; i++) {
@@ -314,14 +324,20 @@ shared (guint n)
     gst_object_unref (r[i].pipeline);
     g_string_free (r[i].results.log, TRUE);
   }
-  g_print ("shared: 2 pipelines x %u frames on one CLIP and one GIT instance (%s), identical "
-           "results, %.1f s\n", n, device, secs);
+  if (fallback)
+    g_print ("shared: 2 pipelines x %u frames on one CLIP and one GIT instance (%s), the device "
+             "failed, %u + %u fallback warnings, every frame annotated, %.1f s\n", n, device,
+             r[0].results.warnings, r[1].results.warnings, secs);
+  else
+    g_print ("shared: 2 pipelines x %u frames on one CLIP and one GIT instance (%s), identical "
+             "results, %.1f s\n", n, device, secs);
 }
 
 int
 main (int argc, char **argv)
 {
   gint n_cycles = 0, n_changes = 0, n_shared = 0;
+  gboolean fallback = FALSE;
   const gchar *dev = NULL;
   GOptionEntry entries[] = {
     { "cycles", 0, 0, G_OPTION_ARG_INT, &n_cycles, "NULL→PLAYING→NULL cycles", "N" },
@@ -329,6 +345,8 @@ main (int argc, char **argv)
     { "shared", 0, 0, G_OPTION_ARG_INT, &n_shared, "frames for each of two pipelines "
       "sharing the models", "N" },
     { "device", 0, 0, G_OPTION_ARG_STRING, &dev, "the elements' device (default cpu)", "D" },
+    { "fallback", 0, 0, G_OPTION_ARG_NONE, &fallback, "with --shared: the device fails on the "
+      "way (VLM_VULKAN_FAULT), the elements fall back to the CPU", NULL },
     { NULL },
   };
   g_autoptr (GOptionContext) ctx = g_option_context_new ("- stress the vlm elements");
@@ -353,7 +371,7 @@ main (int argc, char **argv)
   if (n_changes > 0)
     changes ((guint) n_changes);
   if (n_shared > 0)
-    shared ((guint) n_shared);
+    shared ((guint) n_shared, fallback);
   g_free ((gchar *) dev);
   g_option_context_free (g_steal_pointer (&ctx));
   gst_deinit ();

@@ -19,7 +19,8 @@ packages=(
   python3 python3-numpy python3-gi gir1.2-gstreamer-1.0 python3-gst-1.0
   # an RTSP server for the live-stream test of `vlm watch`
   gir1.2-gst-rtsp-server-1.0
-  # memory and thread checks of the elements (tests/valgrind, tests/tsan)
+  # memory checks of the elements (tests/valgrind); clang builds for
+  # .ci/sanitize and, optionally, tests/tsan (gcc's TSan comes with gcc)
   valgrind clang libclang-rt-14-dev
 )
 

@@ -4,23 +4,29 @@
 # each at full speed, sharing one CLIP and one GIT instance
 # (tests/stress-pipelines.c --shared), plus state cycles and property changes
 # while playing, in a build of the engine, the plugin and the test with
-# clang -fsanitize=thread.
+# -fsanitize=thread.
 #
 #   tests/tsan/run.sh [--frames N] [--cycles N] [--changes N] [--device D]
+#                     [--fallback-frames N]
 #
 # Defaults: 200 frames per pipeline, 10 cycles, 100 changes, device cpu (the
-# full run; results in tests/HARDENING.md). The test suite runs a short
+# full run; results in tests/HARDENING.md). Then, when Vulkan offers a
+# device, the two pipelines once more over --fallback-frames frames (default
+# 10, 0: not at all) on device auto = vulkan:0 with the device lost while they
+# play (VLM_VULKAN_FAULT=lost:40): every element that meets the loss moves to
+# the CPU backend while the other pipeline runs. The test suite runs a short
 # version (test tsan-smoke). Environment: VLM_TSAN_BUILD (build folder,
 # default ./build-tsan; configured with clang on first use),
 # VLM_TSAN_LOG (default BUILD/tsan.log), VLM_TSAN_JOBS (ninja jobs, default 2).
 #
 # Passes (exit 0) when TSan reports no data race, lock-order inversion or
-# other thread error. GLib's futex-based locks are annotated for TSan by
+# other thread error. The compiler is gcc (its TSan runtime, libtsan2, comes
+# with it; VLM_TSAN_CC=clang uses clang and libclang-rt-14-dev's). GLib's
+# futex-based locks are annotated for TSan by
 # tests/tsan/glib-annotations.c; interceptors called from uninstrumented
 # libraries (GLib, GStreamer, Mesa) are ignored (ignore_noninstrumented_modules),
 # so reports point at accesses in gst-vlm code. Suppressions:
-# tests/tsan/tsan.supp (each explained). Needs clang and its TSan runtime
-# (Debian 12: clang, libclang-rt-14-dev).
+# tests/tsan/tsan.supp (each explained).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
@@ -29,18 +35,24 @@ frames=200
 cycles=10
 changes=100
 device=cpu
+fallback_frames=10
 while [ $# -gt 0 ]; do
   case $1 in
     --frames) frames=$2; shift 2 ;;
     --cycles) cycles=$2; shift 2 ;;
     --changes) changes=$2; shift 2 ;;
     --device) device=$2; shift 2 ;;
-    *) echo "usage: $0 [--frames N] [--cycles N] [--changes N] [--device D]" >&2; exit 2 ;;
+    --fallback-frames) fallback_frames=$2; shift 2 ;;
+    *) echo "usage: $0 [--frames N] [--cycles N] [--changes N] [--device D]" \
+         "[--fallback-frames N]" >&2; exit 2 ;;
   esac
 done
 
-if ! command -v clang >/dev/null || [ ! -e "$(clang -print-file-name=libclang_rt.tsan-x86_64.a)" ]; then
-  echo "tsan: needs clang with its ThreadSanitizer runtime (Debian: clang libclang-rt-14-dev)" >&2
+cc=${VLM_TSAN_CC:-gcc}
+if ! command -v "$cc" >/dev/null || ! echo 'int main(void){return 0;}' |
+    "$cc" -fsanitize=thread -x c - -o /dev/null 2>/dev/null; then
+  echo "tsan: $cc cannot build with -fsanitize=thread (Debian: libtsan2 for gcc;" \
+    "clang libclang-rt-14-dev for clang)" >&2
   [ "${CI:-}" = true ] && exit 1   # CI must not skip it
   exit 77
 fi
@@ -48,7 +60,7 @@ fi
 start=$SECONDS
 if [ ! -f "$build/build.ninja" ]; then
   setup_log=$(mktemp)
-  CC=clang meson setup "$build" "$root" -Db_sanitize=thread -Db_lundef=false \
+  CC=$cc meson setup "$build" "$root" -Db_sanitize=thread -Db_lundef=false \
     --buildtype=debugoptimized > "$setup_log" 2>&1 ||
     { cat "$setup_log"; rm -f "$setup_log"; exit 1; }
   rm -f "$setup_log"
@@ -74,10 +86,20 @@ start=$SECONDS
 status=0
 "$build/tests/stress-pipelines" --shared "$frames" --cycles "$cycles" --changes "$changes" \
   --device "$device" || status=$?
+fallback=""
+if [ "$status" -eq 0 ] && [ "$fallback_frames" -gt 0 ]; then
+  if VLM_VULKAN_FAULT=lost:40 VLM_DEVICE=vulkan:0 "$build/tests/stress-pipelines" \
+      --shared "$fallback_frames" --device auto --fallback 2> "$build/tsan-fallback.err"; then
+    fallback=", then 2 x $fallback_frames frames with the Vulkan device lost (fallback)"
+  else
+    cat "$build/tsan-fallback.err"
+    status=1
+  fi
+fi
 took=$((SECONDS - start))
 reports=$(cat "$log".* 2>/dev/null | grep -c '^WARNING: ThreadSanitizer:' || true)
 echo "tsan: 2 pipelines x $frames frames sharing one model instance, $cycles cycles," \
-  "$changes changes ($device): $reports reports; build ${built} s, run ${took} s;" \
+  "$changes changes ($device)$fallback: $reports reports; build ${built} s, run ${took} s;" \
   "logs $log.*"
 if [ "$status" -ne 0 ] || [ "$reports" -ne 0 ]; then
   cat "$log".* 2>/dev/null | head -n 300
