@@ -130,33 +130,104 @@ dequant_panel (guint16 *dst, const gint8 *src, gint64 pair_rows, const __m512 sv
   }
 }
 
+/* One tile of at most 4 rows over a K block of a split weight, read in
+ * place: per pair of k the hi and lo pairs of 32 columns are widened to
+ * f32 (hi + lo) in registers and multiplied with f32 x, as the AVX-512
+ * micro-kernel does with an f32 panel (same partial sums, epilogue and
+ * prefetch hint). */
+static inline __attribute__ ((always_inline)) void
+split_tile (const gint mr, gint64 kc, const gfloat *a, const guint16 *b, gfloat *sums,
+            VlmCpuGemmFlags flags, gfloat *c, gsize ldc, gint n_valid, const VlmCpuTileArgs *ep)
+{
+  __m512 acc[4][2];
+  if (flags & VLM_CPU_GEMM_ACCUMULATE) {
+    for (gint m = 0; m < mr; m++) {
+      acc[m][0] = _mm512_load_ps (sums + m * NR);
+      acc[m][1] = _mm512_load_ps (sums + m * NR + 16);
+    }
+  } else {
+    for (gint m = 0; m < mr; m++)
+      acc[m][0] = acc[m][1] = _mm512_setzero_ps ();
+  }
+  const __m512i high = _mm512_set1_epi32 ((gint) 0xffff0000u);
+  const gchar *pf = ep->prefetch;
+  gsize step = ep->prefetch_step;
+  for (gint64 k = 0; k < kc; k += 2) {
+    if (pf) {
+      _mm_prefetch (pf + k * step, _MM_HINT_T1);
+      _mm_prefetch (pf + k * step + 64, _MM_HINT_T1);
+      if (2 * step > 128) {
+        _mm_prefetch (pf + k * step + 128, _MM_HINT_T1);
+        _mm_prefetch (pf + k * step + 192, _MM_HINT_T1);
+      }
+    }
+    const guint16 *hp = b + (k / 32) * 64 * NR + ((k % 32) >> 1) * 2 * NR;
+    const guint16 *lp = hp + 32 * NR;
+    __m512i h0 = _mm512_loadu_si512 ((const void *) hp);
+    __m512i h1 = _mm512_loadu_si512 ((const void *) (hp + 32));
+    __m512i l0 = _mm512_loadu_si512 ((const void *) lp);
+    __m512i l1 = _mm512_loadu_si512 ((const void *) (lp + 32));
+    __m512 e0 = _mm512_add_ps (_mm512_castsi512_ps (_mm512_slli_epi32 (h0, 16)),
+                               _mm512_castsi512_ps (_mm512_slli_epi32 (l0, 16)));
+    __m512 e1 = _mm512_add_ps (_mm512_castsi512_ps (_mm512_slli_epi32 (h1, 16)),
+                               _mm512_castsi512_ps (_mm512_slli_epi32 (l1, 16)));
+    for (gint m = 0; m < mr; m++) {
+      __m512 av = _mm512_set1_ps (a[k * mr + m]);
+      acc[m][0] = _mm512_fmadd_ps (av, e0, acc[m][0]);
+      acc[m][1] = _mm512_fmadd_ps (av, e1, acc[m][1]);
+    }
+    if (k + 1 < kc) {
+      __m512 o0 = _mm512_add_ps (_mm512_castsi512_ps (_mm512_and_si512 (h0, high)),
+                                 _mm512_castsi512_ps (_mm512_and_si512 (l0, high)));
+      __m512 o1 = _mm512_add_ps (_mm512_castsi512_ps (_mm512_and_si512 (h1, high)),
+                                 _mm512_castsi512_ps (_mm512_and_si512 (l1, high)));
+      for (gint m = 0; m < mr; m++) {
+        __m512 av = _mm512_set1_ps (a[(k + 1) * mr + m]);
+        acc[m][0] = _mm512_fmadd_ps (av, o0, acc[m][0]);
+        acc[m][1] = _mm512_fmadd_ps (av, o1, acc[m][1]);
+      }
+    }
+  }
+  if (!(flags & VLM_CPU_GEMM_FINAL)) {
+    for (gint m = 0; m < mr; m++) {
+      _mm512_store_ps (sums + m * NR, acc[m][0]);
+      _mm512_store_ps (sums + m * NR + 16, acc[m][1]);
+    }
+    return;
+  }
+  __mmask16 m0 = n_valid >= 16 ? 0xffff : (__mmask16) ((1u << n_valid) - 1);
+  __mmask16 m1 = n_valid >= 32 ? 0xffff : n_valid <= 16 ? 0 :
+      (__mmask16) ((1u << (n_valid - 16)) - 1);
+  for (gint m = 0; m < mr; m++) {
+    gfloat *cm = c + m * ldc;
+    const gfloat *res = ep->residual ? ep->residual + m * ep->ld_residual : NULL;
+    store16 (acc[m][0], cm, ep->bias, res, m0, ep->act);
+    if (m1)
+      store16 (acc[m][1], cm + 16, ep->bias ? ep->bias + 16 : NULL, res ? res + 16 : NULL,
+               m1, ep->act);
+  }
+}
+
 /**
- * vlm_cpu_split_to_float:
- * @dst: (out caller-allocates): [round_up (@kc, 2)][32] floats
- * @src: a split (bf16x3) panel at a k that is a multiple of 32
- * @kc: rows of k wanted
+ * vlm_cpu_gemm_split:
+ * @mr: rows, 1 … 4
+ * @b: the split panel at the block's first k (a multiple of 32)
  *
- * Widens a K block of a split f32 weight back to f32, w ≈ hi + lo (16 bits
- * of mantissa), for the FMA kernels: a split panel stores per 32 k the 16
- * pair rows of hi ([16][32][2] bf16), then those of lo. A pair read as 32
- * bits holds the even k in its low half and the odd k in its high half.
+ * The FMA micro-kernel's contract (VlmCpuGemmKernel) for a split (bf16x3)
+ * f32 weight read in place, w = hi + lo: for matmuls of a few rows, where
+ * 32-row AMX tiles would mostly multiply padding.
  */
 void
-vlm_cpu_split_to_float (gfloat *dst, const guint16 *src, gint64 kc)
+vlm_cpu_gemm_split (gint mr, gint64 kc, const gfloat *a, const guint16 *b, gfloat *sums,
+                    VlmCpuGemmFlags flags, gfloat *c, gsize ldc, gint n_valid,
+                    const VlmCpuTileArgs *ep)
 {
-  const __m512i high = _mm512_set1_epi32 ((gint) 0xffff0000u);
-  for (gint64 k = 0; k < kc; k += 2) {
-    const guint16 *hp = src + (k / 32) * 64 * NR + ((k % 32) >> 1) * 2 * NR;
-    const guint16 *lp = hp + 32 * NR;
-    gfloat *even = dst + k * NR, *odd = even + NR;
-    for (gint j = 0; j < NR; j += 16) {
-      __m512i h = _mm512_loadu_si512 ((const void *) (hp + 2 * j));
-      __m512i l = _mm512_loadu_si512 ((const void *) (lp + 2 * j));
-      _mm512_storeu_ps (even + j, _mm512_add_ps (_mm512_castsi512_ps (_mm512_slli_epi32 (h, 16)),
-                                                 _mm512_castsi512_ps (_mm512_slli_epi32 (l, 16))));
-      _mm512_storeu_ps (odd + j, _mm512_add_ps (_mm512_castsi512_ps (_mm512_and_si512 (h, high)),
-                                                _mm512_castsi512_ps (_mm512_and_si512 (l, high))));
-    }
+  switch (mr) {
+    case 1: split_tile (1, kc, a, b, sums, flags, c, ldc, n_valid, ep); break;
+    case 2: split_tile (2, kc, a, b, sums, flags, c, ldc, n_valid, ep); break;
+    case 3: split_tile (3, kc, a, b, sums, flags, c, ldc, n_valid, ep); break;
+    case 4: split_tile (4, kc, a, b, sums, flags, c, ldc, n_valid, ep); break;
+    default: g_assert_not_reached ();
   }
 }
 

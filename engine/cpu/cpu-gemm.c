@@ -354,12 +354,8 @@ gemm_task (gpointer data, gint task, guint thread)
       if (job->w->dtype == VLM_DTYPE_F16) {
         isa->half_to_float (wide, (const guint16 *) job->w->data + at, (gsize) kc * nr);
         b = wide;
-#ifdef VLM_CPU_HAVE_X86
       } else if (job->w->split) {
-        /* Same bytes per k as f32: the block starts at byte 4·at. */
-        vlm_cpu_split_to_float (wide, (const guint16 *) job->w->data + 2 * at, kc);
-        b = wide;
-#endif
+        b = NULL;   /* read in place by vlm_cpu_gemm_split() */
       } else if (job->w->dtype == VLM_DTYPE_BF16) {
         bf16_pairs_to_float (wide, (const guint16 *) job->w->data + at, kc, nr);
         b = wide;
@@ -390,6 +386,17 @@ gemm_task (gpointer data, gint task, guint thread)
           ep.prefetch = (const gchar *) job->w->data + ahead * esize + (t - t0) * slice;
           ep.prefetch_step = MAX (slice / (gsize) kc, 1);
         }
+#ifdef VLM_CPU_HAVE_X86
+        if (!b) {
+          /* A split weight (≤ 4 rows, one tile): same bytes per k as f32,
+           * so the block starts at byte 4·at. */
+          vlm_cpu_gemm_split ((gint) (r1 - r0), kc, job->xp + r0 * K + k0 * (r1 - r0),
+                              (const guint16 *) job->w->data + 2 * at,
+                              sums ? sums + (r0 - c0) * nr : NULL, flags,
+                              job->y + r0 * N + n0, (gsize) N, n_valid, &ep);
+          continue;
+        }
+#endif
         isa->gemm ((gint) (r1 - r0), kc, job->xp + r0 * K + k0 * (r1 - r0), b,
                    sums ? sums + (r0 - c0) * nr : NULL, flags, job->y + r0 * N + n0, (gsize) N,
                    n_valid, &ep);
@@ -491,7 +498,7 @@ vlm_cpu_matmul_scaled (VlmDevice *device, VlmTensor *y, const VlmTensor *x, cons
   job.xp = vlm_cpu_shared_scratch (device, (gsize) M * K * sizeof (gfloat), error);
   if (!job.xp)
     ok = FALSE;
-  if (ok && (packed->dtype != VLM_DTYPE_F32 || packed->split || K > K_BLOCK)) {
+  if (ok && (packed->dtype != VLM_DTYPE_F32 || K > K_BLOCK)) {
     /* Per thread: a widened block of the panel, then the partial sums of
      * the largest chunk. */
     gint64 chunk_tiles = (job.n_tiles + n_chunks - 1) / n_chunks;

@@ -258,14 +258,17 @@ gboolean vlm_cpu_matmul_amx (VlmDevice *device, VlmTensor *y, const VlmTensor *x
                              const VlmCpuPacked *w, const VlmTensor *w_scale,
                              const VlmTensor *bias, const VlmTensor *residual,
                              VlmActivation act, GError **error);
-void     vlm_cpu_split_to_float (gfloat *dst, const guint16 *src, gint64 kc);
+void     vlm_cpu_gemm_split (gint mr, gint64 kc, const gfloat *a, const guint16 *b,
+                             gfloat *sums, VlmCpuGemmFlags flags, gfloat *c, gsize ldc,
+                             gint n_valid, const VlmCpuTileArgs *ep);
 #endif
 
-/* With bf16x3, matmuls of at most this many rows run on the FMA kernels,
- * the split weight widened back to f32 (hi + lo) per K block: at a few
- * rows the AMX tiles (32 rows, three products) cost more than they save
- * (GIT decoding, one row: 10% less time per token; CLIP text, 16 rows:
- * AMX 3% faster). */
+/* With bf16x3, matmuls of at most this many rows run on FMA instead of the
+ * AMX tiles (32 rows, three products), the split weight read in place and
+ * widened to f32 (hi + lo) in registers (vlm_cpu_gemm_split()): GIT
+ * decoding, one row, 27.5 -> 24 ms CPU per token (strict f32 22); widened
+ * into scratch per K block first it was 25–27. At 16 rows (CLIP text)
+ * AMX is faster. */
 #define VLM_CPU_SPLIT_FMA_MAX_ROWS 4
 
 /* ---- ops, each with the device's op lock held ---- */
