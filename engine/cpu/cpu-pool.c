@@ -73,7 +73,7 @@ range_pack (guint32 front, guint32 back)
 static inline gint
 range_take_front (atomic_ullong *r)
 {
-  guint64 v = atomic_load_explicit (r, memory_order_relaxed);
+  unsigned long long v = atomic_load_explicit (r, memory_order_relaxed);
   for (;;) {
     guint32 front = (guint32) v, back = (guint32) (v >> 32);
     if (front >= back)
@@ -88,7 +88,7 @@ range_take_front (atomic_ullong *r)
 static inline gint
 range_take_back (atomic_ullong *r)
 {
-  guint64 v = atomic_load_explicit (r, memory_order_relaxed);
+  unsigned long long v = atomic_load_explicit (r, memory_order_relaxed);
   for (;;) {
     guint32 front = (guint32) v, back = (guint32) (v >> 32);
     if (front >= back)
